@@ -1,0 +1,37 @@
+/** Relative paths inside a synced folder always use '/' separators, on every platform and on the wire. */
+export type RelPath = string;
+
+/** One regular file or directory found by a scan. Symlinks and specials are never synced. */
+export interface ScannedEntry {
+  path: RelPath;
+  type: 'file' | 'dir';
+  size: number; // 0 for directories
+  mtimeMs: number; // integer milliseconds
+  mode: number; // permission bits only (mode & 0o777)
+  ino: number;
+}
+
+/** A file as the summary describes it: identity is (size, root). */
+export interface FileSummary {
+  path: RelPath;
+  type: 'file' | 'dir';
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  /** Merkle root over the file's chunk hashes (32 bytes); empty for directories. */
+  root: Uint8Array;
+}
+
+export interface FolderSummary {
+  /** Root over every entry (see folderRoot); equal roots mean equal folders. */
+  root: Uint8Array;
+  entries: FileSummary[];
+}
+
+/** What the engine needs from the other side: implemented in memory by LocalFolderSource and over QUIC by the protocol client. */
+export interface RemoteFolder {
+  summary(): Promise<FolderSummary>;
+  chunkHashes(path: RelPath): Promise<Uint8Array[]>;
+  /** Streams the requested chunks; onChunk is awaited before the next chunk is delivered (backpressure). */
+  fetchChunks(path: RelPath, indices: number[], onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void>;
+}

@@ -1,0 +1,44 @@
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** A node's persistent TLS identity (see identity.ts). */
+export interface Identity {
+  keyPem: string;
+  certPem: string;
+  certDer: Uint8Array;
+  /** Lowercase hex SHA-256 of certDer. */
+  fingerprint: string;
+}
+
+/** One bidirectional QUIC stream. Reading yields the peer's bytes until its FIN. */
+export interface QuicStream extends AsyncIterable<Uint8Array> {
+  readonly id: number;
+  /** Resolves once quiche has accepted every byte (backpressure); rejects if the stream or connection died. */
+  write(data: Uint8Array): Promise<void>;
+  /** Sends FIN after everything written so far. */
+  end(): Promise<void>;
+  /** Abort both directions with an application error code. */
+  reset(code?: number): void;
+}
+
+export interface QuicConnectionStats {
+  sentBytes: number;
+  recvBytes: number;
+  lostPackets: number;
+}
+
+export interface QuicConnection {
+  readonly remote: HostPort;
+  /** DER of the peer's leaf certificate, if it presented one. */
+  peerCertificate(): Uint8Array | undefined;
+  /** Opens a bidirectional stream; waits if the peer's stream limit is reached. */
+  openStream(): Promise<QuicStream>;
+  /** Streams the peer opened. */
+  incomingStreams(): AsyncIterable<QuicStream>;
+  stats(): QuicConnectionStats;
+  close(code?: number, reason?: string): Promise<void>;
+  /** Settles when the connection is closed for any reason; carries the reason if it was an error. */
+  readonly closed: Promise<{ error?: Error }>;
+}
