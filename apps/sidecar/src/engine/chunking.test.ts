@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CHUNK_SIZE, chunkCount, chunkLength, hashChunk, hashFileChunks, hashStats } from './chunking.js';
+import { merkleRoot } from './merkle.js';
+
+const MiB = CHUNK_SIZE;
+const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+
+describe('chunking', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'leafsync-chunking-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const cases: Array<{ name: string; size: number; count: number; last: number }> = [
+    { name: '0 bytes', size: 0, count: 0, last: 0 },
+    { name: '1 byte', size: 1, count: 1, last: 1 },
+    { name: 'exactly 1 MiB', size: MiB, count: 1, last: MiB },
+    { name: '1 MiB + 1 byte', size: MiB + 1, count: 2, last: 1 },
+    { name: '5 MiB + 1 byte', size: 5 * MiB + 1, count: 6, last: 1 },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name}: counts, lengths and hashes match direct SHA-256 of the slices`, async () => {
+      assert.equal(chunkCount(c.size), c.count);
+      if (c.count > 0) {
+        assert.equal(chunkLength(c.size, c.count - 1), c.last);
+        for (let i = 0; i < c.count - 1; i++) assert.equal(chunkLength(c.size, i), MiB);
+      }
+      assert.throws(() => chunkLength(c.size, c.count), RangeError);
+
+      const data = randomBytes(c.size);
+      const file = join(dir, `f-${c.size}`);
+      await writeFile(file, data);
+      const before = { ...hashStats };
+      const { size, hashes } = await hashFileChunks(file);
+      assert.equal(size, c.size);
+      assert.equal(hashes.length, c.count);
+      for (let i = 0; i < c.count; i++) {
+        const slice = data.subarray(i * MiB, i * MiB + chunkLength(c.size, i));
+        assert.deepEqual(Buffer.from(hashes[i] as Uint8Array), sha(slice));
+        assert.deepEqual(Buffer.from(hashChunk(slice)), sha(slice));
+      }
+      assert.equal(hashStats.bytesHashed - before.bytesHashed, c.size);
+      assert.equal(hashStats.filesHashed - before.filesHashed, 1);
+
+      if (c.size > 0) {
+        // Flip one byte in the last chunk: exactly that chunk hash and the root change.
+        const changed = Buffer.from(data);
+        changed[c.size - 1] = (changed[c.size - 1] as number) ^ 0xff;
+        await writeFile(file, changed);
+        const again = await hashFileChunks(file);
+        assert.notDeepEqual(Buffer.from(merkleRoot(again.hashes)), Buffer.from(merkleRoot(hashes)));
+        for (let i = 0; i < c.count - 1; i++) assert.deepEqual(again.hashes[i], hashes[i]);
+        assert.notDeepEqual(again.hashes[c.count - 1], hashes[c.count - 1]);
+      }
+    });
+  }
+
+  it('rejects negative and fractional sizes and indices', () => {
+    assert.throws(() => chunkCount(-1), RangeError);
+    assert.throws(() => chunkCount(1.5), RangeError);
+    assert.throws(() => chunkLength(10, -1), RangeError);
+    assert.throws(() => chunkLength(10, 0.5), RangeError);
+  });
+
+  it('hashing a missing file rejects with ENOENT', async () => {
+    await assert.rejects(hashFileChunks(join(dir, 'nope')), { code: 'ENOENT' });
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Typed engine errors. Each carries a stable `code` so callers (protocol, API, CLI) can map it
+ * to a wire error or an exit status without parsing messages, and a message that names the file
+ * so a user reading a log knows what went wrong and where.
+ */
+
+export abstract class EngineError extends Error {
+  abstract readonly code: string;
+  /** The relative (or, where no folder is involved, absolute) path the error is about. */
+  readonly path: string;
+
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.path = path;
+    this.name = new.target.name;
+  }
+}
+
+/** A path from the wire or the user that must not be touched (escape, reserved name, …). */
+export class UnsafePathError extends EngineError {
+  readonly code = 'UNSAFE_PATH';
+  readonly reason: string;
+
+  constructor(path: string, reason: string) {
+    super(path, `Refusing unsafe path ${JSON.stringify(path)}: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+/** The file or folder asked for does not exist. */
+export class NotFoundError extends EngineError {
+  readonly code = 'NOT_FOUND';
+
+  constructor(path: string, what = 'File') {
+    super(path, `${what} not found: ${path}`);
+  }
+}
+
+/** Something exists at the path but it is not a regular file (a directory, symlink, device…). */
+export class NotRegularFileError extends EngineError {
+  readonly code = 'NOT_REGULAR_FILE';
+
+  constructor(path: string, actual: string) {
+    super(path, `Not a regular file (${actual}): ${path}`);
+  }
+}
+
+/** Internal names (.leafsync_tmp, .git, *.part, …) are never served or synced. */
+export class InternalPathError extends EngineError {
+  readonly code = 'INTERNAL_PATH';
+
+  constructor(path: string) {
+    super(path, `Refusing internal path (never synced): ${path}`);
+  }
+}
+
+/** A single-file session was asked about some other path. */
+export class OutsideScopeError extends EngineError {
+  readonly code = 'OUTSIDE_SCOPE';
+
+  constructor(path: string, only: string) {
+    super(path, `Path ${path} is outside this session, which only serves ${only}`);
+  }
+}
+
+/** A chunk index past the end of the file (the file may have shrunk since its summary). */
+export class ChunkOutOfRangeError extends EngineError {
+  readonly code = 'CHUNK_OUT_OF_RANGE';
+  readonly index: number;
+  readonly chunkCount: number;
+
+  constructor(path: string, index: number, chunkCount: number) {
+    super(path, `Chunk ${index} is out of range for ${path}, which has ${chunkCount} chunk(s)`);
+    this.index = index;
+    this.chunkCount = chunkCount;
+  }
+}
+
+/** A chunk's byte length does not match what its index and the file size require. */
+export class ChunkLengthError extends EngineError {
+  readonly code = 'CHUNK_LENGTH';
+
+  constructor(path: string, index: number, expected: number, actual: number) {
+    super(path, `Chunk ${index} of ${path} has ${actual} bytes, expected ${expected}`);
+  }
+}
+
+/** The file changed size while it was being read, so what was read is not one consistent version. */
+export class FileChangedError extends EngineError {
+  readonly code = 'FILE_CHANGED';
+
+  constructor(path: string, detail: string) {
+    super(path, `File changed while being read: ${path} (${detail})`);
+  }
+}
+
+/**
+ * The staged file's Merkle root is not the one the peer announced. The destination is left
+ * untouched and the staging file is kept so good chunks can be reused on the next attempt.
+ */
+export class MerkleMismatchError extends EngineError {
+  readonly code = 'MERKLE_MISMATCH';
+  readonly expectedRoot: string;
+  readonly actualRoot: string;
+
+  constructor(path: string, expectedRoot: string, actualRoot: string) {
+    super(
+      path,
+      `Verification failed for ${path}: staged content hashes to ${actualRoot.slice(0, 16)}…, ` +
+        `expected ${expectedRoot.slice(0, 16)}…; the existing file was not replaced`,
+    );
+    this.expectedRoot = expectedRoot;
+    this.actualRoot = actualRoot;
+  }
+}
+
+/** A staged file has a different size than the peer announced. */
+export class SizeMismatchError extends EngineError {
+  readonly code = 'SIZE_MISMATCH';
+
+  constructor(path: string, expected: number, actual: number) {
+    super(path, `Size mismatch for ${path}: expected ${expected} bytes, got ${actual}`);
+  }
+}
