@@ -1,0 +1,120 @@
+import { lstat, realpath } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { UnsafePathError } from './errors.js';
+import type { RelPath } from './types.js';
+
+export { UnsafePathError } from './errors.js';
+
+/** NTFS and most Unix filesystems cap one name at 255 units; bytes is the stricter Unix view. */
+const MAX_SEGMENT_BYTES = 255;
+
+/*
+ * Device names Windows maps to devices in every directory, with or without an extension.
+ * COM0/LPT0 and the superscript digits are in Microsoft's current list too, so we refuse them.
+ */
+const WINDOWS_RESERVED = new Set([
+  'CON', 'PRN', 'AUX', 'NUL',
+  ...['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '\u00b9', '\u00b2', '\u00b3'].flatMap((d) => [`COM${d}`, `LPT${d}`]),
+]);
+const WINDOWS_BAD_CHARS = /[<>:"|?*]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Checks a '/'-separated relative path from the wire or a user and returns it NFC-normalised.
+ * Everything that could leave the folder, mean something else on another OS, or not be
+ * representable as a file name is refused with the reason, so the log says what was wrong.
+ */
+export function validateRelPath(p: string, opts?: { windows?: boolean }): RelPath {
+  const windows = opts?.windows ?? process.platform === 'win32';
+  const fail = (reason: string): never => {
+    throw new UnsafePathError(p, reason);
+  };
+  if (typeof p !== 'string') fail('path is not a string');
+  if (p.length === 0) fail('empty path');
+  if (CONTROL_CHARS.test(p)) fail(p.includes('\0') ? 'contains a NUL byte' : 'contains a control character');
+  if (LONE_SURROGATE.test(p)) fail('contains an unpaired UTF-16 surrogate (not valid Unicode)');
+  if (p.startsWith('//') || p.startsWith('\\\\')) fail('UNC path');
+  if (p.includes('\\')) fail("contains a backslash (separators must be '/')");
+  if (p.startsWith('/')) fail('absolute path');
+  if (/^[A-Za-z]:/.test(p)) fail('starts with a drive letter');
+
+  const normal = p.normalize('NFC');
+  for (const segment of normal.split('/')) {
+    if (segment === '') fail("empty segment ('//' or a leading or trailing '/')");
+    if (segment === '.' || segment === '..') fail(`'${segment}' segment`);
+    if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) {
+      fail(`segment longer than ${MAX_SEGMENT_BYTES} UTF-8 bytes`);
+    }
+    if (windows) {
+      const problem = windowsNameProblem(segment);
+      if (problem !== undefined) fail(problem);
+    }
+  }
+  return normal;
+}
+
+/** Why Windows cannot hold a file or directory with this name, or undefined if it can. */
+export function windowsNameProblem(segment: string): string | undefined {
+  if (CONTROL_CHARS.test(segment)) return `name ${JSON.stringify(segment)} contains a control character`;
+  const bad = WINDOWS_BAD_CHARS.exec(segment);
+  if (bad) return `name ${JSON.stringify(segment)} contains '${bad[0]}', which Windows forbids`;
+  if (segment.endsWith('.') || segment.endsWith(' ')) {
+    return `name ${JSON.stringify(segment)} ends with a dot or space, which Windows strips`;
+  }
+  // Windows treats "CON.txt" and "con .tar.gz" as the device too: the part before the first
+  // dot, with trailing spaces dropped, is what counts.
+  const stem = (segment.split('.')[0] ?? '').trimEnd().toUpperCase();
+  if (WINDOWS_RESERVED.has(stem)) return `name ${JSON.stringify(segment)} is a reserved Windows device name`;
+  return undefined;
+}
+
+/**
+ * Joins a validated relative path onto the folder root and proves the result stays inside the
+ * root, even through symlinks: each existing component is lstat'ed from the root down, and a
+ * symlink is only accepted if it resolves to somewhere inside realpath(root). A dangling symlink
+ * is refused too, because creating the file would create it wherever the link points.
+ * Returns the absolute path under rootAbs (as given, native separators).
+ */
+export async function resolveInside(rootAbs: string, rel: RelPath): Promise<string> {
+  const valid = validateRelPath(rel);
+  const rootReal = await realpath(rootAbs);
+  const segments = valid.split('/');
+  let cur = rootReal;
+  for (const segment of segments) {
+    const next = join(cur, segment);
+    let st;
+    try {
+      st = await lstat(next);
+    } catch (err) {
+      // Nothing below here exists yet, so nothing below can be a symlink: the path is safe.
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) break;
+      throw err;
+    }
+    if (st.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = await realpath(next);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP')) throw new UnsafePathError(rel, 'goes through a dangling or looping symlink');
+        throw err;
+      }
+      if (!isInsideOrEqual(rootReal, target)) throw new UnsafePathError(rel, 'escapes through symlink');
+      cur = target;
+    } else {
+      cur = next;
+    }
+  }
+  return join(rootAbs, ...segments);
+}
+
+function isInsideOrEqual(parent: string, child: string): boolean {
+  if (child === parent) return true;
+  const prefix = parent.endsWith(sep) ? parent : parent + sep;
+  return child.startsWith(prefix);
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
