@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
+import { scanFolder, scanFolderOnDisk, scanFolderWithWarnings } from './scanner.js';
+
+describe('scanFolder', () => {
+  let base: string;
+  let root: string;
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'leafsync-scan-'));
+    root = join(base, 'root');
+    await mkdir(join(root, 'a/b/c'), { recursive: true });
+    await mkdir(join(root, 'empty-dir'));
+    await writeFile(join(root, 'a/b/c/deep.txt'), 'deep');
+    await writeFile(join(root, 'a/top.txt'), 'hello');
+    await writeFile(join(root, 'empty.bin'), '');
+    await writeFile(join(root, 'caf\u00e9.txt'), 'nfc');
+    await writeFile(join(root, '日本.md'), 'ja');
+    await chmod(join(root, 'a/top.txt'), 0o640);
+    // Mid-millisecond, so float seconds cannot round it down a whole millisecond.
+    await utimes(join(root, 'a/top.txt'), 1_600_000_000.1235, 1_600_000_000.1235);
+    // Internal names: never scanned.
+    await mkdir(join(root, '.git'));
+    await writeFile(join(root, '.git/config'), 'x');
+    await mkdir(join(root, '.leafsync_tmp'));
+    await writeFile(join(root, '.leafsync_tmp/abc.part'), 'x');
+    await mkdir(join(root, '.leafsync_trash/2024/a'), { recursive: true });
+    await writeFile(join(root, 'a/download.part'), 'x');
+    // Symlinks: never followed, never listed.
+    await mkdir(join(base, 'outside'));
+    await writeFile(join(base, 'outside/secret'), 'x');
+    await symlink(join(base, 'outside'), join(root, 'link-dir'));
+    await symlink(join(root, 'a/top.txt'), join(root, 'link-file'));
+  });
+  after(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('lists nested dirs, empty dir, empty file and Unicode names, sorted by UTF-8 bytes', async () => {
+    const entries = await scanFolder(root);
+    assert.deepEqual(
+      entries.map((e) => `${e.type}:${e.path}`),
+      [
+        'dir:a', 'dir:a/b', 'dir:a/b/c', 'file:a/b/c/deep.txt', 'file:a/top.txt',
+        'file:caf\u00e9.txt', 'dir:empty-dir', 'file:empty.bin', 'file:日本.md',
+      ],
+    );
+    const top = entries.find((e) => e.path === 'a/top.txt');
+    const st = await stat(join(root, 'a/top.txt'));
+    assert.deepEqual(top, { path: 'a/top.txt', type: 'file', size: 5, mtimeMs: 1_600_000_000_123, mode: 0o640, ino: st.ino, diskPath: 'a/top.txt' });
+    assert.equal(entries.find((e) => e.path === 'empty.bin')?.size, 0);
+    const dir = entries.find((e) => e.path === 'empty-dir');
+    assert.equal(dir?.size, 0);
+    assert.ok(entries.every((e) => Number.isInteger(e.mtimeMs)));
+  });
+
+  it('skips internal names and symlinks', async () => {
+    const paths = (await scanFolder(root)).map((e) => e.path);
+    for (const p of paths) {
+      assert.ok(!/(^|\/)(\.git|\.leafsync_tmp|\.leafsync_trash)(\/|$)|\.part$|^link-/.test(p), `unexpected ${p}`);
+    }
+  });
+
+  it('reports NFD names on disk as NFC but remembers the on-disk spelling', async (t) => {
+    const nfdRoot = join(base, 'nfd');
+    await mkdir(nfdRoot);
+    const nfd = 're\u0301sume\u0301.txt';
+    await writeFile(join(nfdRoot, nfd), 'x');
+    const [entry] = await scanFolderOnDisk(nfdRoot);
+    assert.equal(entry?.path, 'r\u00e9sum\u00e9.txt');
+    // On normalisation-insensitive filesystems (macOS) readdir may already return NFC.
+    if (entry?.diskPath === entry?.path) t.diagnostic('filesystem normalised the name itself');
+    else assert.equal(entry?.diskPath, nfd);
+  });
+
+  it('skips an unreadable subdirectory with a warning', async (t) => {
+    if (process.getuid?.() === 0) {
+      t.skip('root can read any directory');
+      return;
+    }
+    const r = join(base, 'perm');
+    await mkdir(join(r, 'locked'), { recursive: true });
+    await writeFile(join(r, 'locked/x'), 'x');
+    await writeFile(join(r, 'ok.txt'), 'x');
+    await chmod(join(r, 'locked'), 0o000);
+    try {
+      const { entries, warnings } = await scanFolderWithWarnings(r);
+      assert.deepEqual(entries.map((e) => e.path), ['locked', 'ok.txt']);
+      assert.equal(warnings.length, 1);
+      assert.equal(warnings[0]?.path, 'locked');
+      assert.match(warnings[0]?.message ?? '', /unreadable directory locked/);
+    } finally {
+      await chmod(join(r, 'locked'), 0o755);
+    }
+  });
+
+  it('skips names that cannot be wire paths (backslash) with a warning', async (t) => {
+    if (process.platform === 'win32') {
+      t.skip('Windows cannot create such names');
+      return;
+    }
+    const r = join(base, 'odd');
+    await mkdir(r);
+    await writeFile(join(r, 'back\\slash'), 'x');
+    await writeFile(join(r, 'fine'), 'x');
+    const { entries, warnings } = await scanFolderWithWarnings(r);
+    assert.deepEqual(entries.map((e) => e.path), ['fine']);
+    assert.match(warnings[0]?.message ?? '', /backslash/);
+  });
+
+  it('skips FIFOs and other special files', async (t) => {
+    const r = join(base, 'fifo');
+    await mkdir(r);
+    try {
+      execFileSync('mkfifo', [join(r, 'pipe')]);
+    } catch {
+      t.skip('mkfifo not available');
+      return;
+    }
+    assert.deepEqual(await scanFolder(r), []);
+  });
+
+  it('only: returns just that file, and typed errors otherwise', async () => {
+    const [entry, ...rest] = await scanFolder(root, { only: 'a/top.txt' });
+    assert.equal(rest.length, 0);
+    assert.equal(entry?.path, 'a/top.txt');
+    assert.equal(entry?.size, 5);
+    await assert.rejects(scanFolder(root, { only: 'a/missing.txt' }), NotFoundError);
+    await assert.rejects(scanFolder(root, { only: 'a' }), NotRegularFileError);
+    await assert.rejects(scanFolder(root, { only: 'link-file' }), NotRegularFileError);
+    await assert.rejects(scanFolder(root, { only: '.git/config' }), InternalPathError);
+    await assert.rejects(scanFolder(root, { only: '../outside/secret' }), UnsafePathError);
+    await assert.rejects(scanFolder(root, { only: 'link-dir/secret' }), UnsafePathError);
+  });
+
+  it('a missing root is a typed NotFoundError', async () => {
+    await assert.rejects(scanFolder(join(base, 'nope')), NotFoundError);
+  });
+});

@@ -1,0 +1,157 @@
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
+import { isInternalPath } from './internal-names.js';
+import { resolveInside, validateRelPath } from './safe-path.js';
+import type { RelPath, ScannedEntry } from './types.js';
+
+/** Something the scan skipped that the user may want to know about (it will not be synced). */
+export interface ScanWarning {
+  path: RelPath;
+  message: string;
+}
+
+/**
+ * A scanned entry plus where it really lives. `path` is NFC for the wire, but on Linux a file
+ * may be stored under an NFD name, so reading it needs the on-disk spelling kept in `diskPath`.
+ */
+export interface ScannedEntryOnDisk extends ScannedEntry {
+  diskPath: string;
+}
+
+export interface ScanOptions {
+  /** Scan just this one regular file. */
+  only?: RelPath;
+  /** Receives each skipped subdirectory or unsyncable name; without it they are dropped silently. */
+  onWarning?: (warning: ScanWarning) => void;
+}
+
+/**
+ * Lists the folder's regular files and directories, sorted by the UTF-8 bytes of their path.
+ * Never follows symlinks (lstat only) and skips specials and internal names. An unreadable
+ * subdirectory is skipped with a warning so one bad directory does not stop a whole sync.
+ */
+export async function scanFolder(rootAbs: string, opts?: ScanOptions): Promise<ScannedEntry[]> {
+  return scanFolderOnDisk(rootAbs, opts);
+}
+
+/** scanFolder collecting warnings into the result instead of a callback. */
+export async function scanFolderWithWarnings(
+  rootAbs: string,
+  opts?: { only?: RelPath },
+): Promise<{ entries: ScannedEntry[]; warnings: ScanWarning[] }> {
+  const warnings: ScanWarning[] = [];
+  const entries = await scanFolderOnDisk(rootAbs, { ...opts, onWarning: (w) => warnings.push(w) });
+  return { entries, warnings };
+}
+
+/** scanFolder keeping each entry's on-disk relative path (used by the read side). */
+export async function scanFolderOnDisk(rootAbs: string, opts?: ScanOptions): Promise<ScannedEntryOnDisk[]> {
+  if (opts?.only !== undefined) return [await scanOne(rootAbs, opts.only)];
+  const rootStat = await lstatOrNull(rootAbs);
+  // The root may itself be a symlink the user chose; only what is inside is never followed.
+  if (rootStat === null) throw new NotFoundError(rootAbs, 'Folder');
+  const warn = opts?.onWarning ?? (() => {});
+  const out: ScannedEntryOnDisk[] = [];
+  const seen = new Set<string>();
+  await walk(rootAbs, '', '', out, seen, warn, true);
+  const keyed = out.map((e) => ({ e, key: Buffer.from(e.path, 'utf8') }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map((k) => k.e);
+}
+
+async function walk(
+  rootAbs: string,
+  relDir: string,
+  diskDir: string,
+  out: ScannedEntryOnDisk[],
+  seen: Set<string>,
+  warn: (w: ScanWarning) => void,
+  isRoot: boolean,
+): Promise<void> {
+  let dirents: Dirent[];
+  try {
+    dirents = await readdir(join(rootAbs, diskDir), { withFileTypes: true });
+  } catch (err) {
+    if (isRoot) throw err;
+    if (errCode(err) === 'ENOENT') return; // deleted while we scanned: nothing to sync
+    warn({ path: relDir, message: `Skipped unreadable directory ${relDir}: ${errMessage(err)}` });
+    return;
+  }
+  for (const d of dirents) {
+    const diskPath = diskDir === '' ? d.name : `${diskDir}/${d.name}`;
+    let rel: RelPath;
+    try {
+      // Validated as this platform sees it: a name the peer cannot hold is its problem to report.
+      rel = validateRelPath(diskPath);
+    } catch (err) {
+      if (!(err instanceof UnsafePathError)) throw err;
+      warn({ path: diskPath, message: `Skipped ${JSON.stringify(diskPath)}: ${err.reason}` });
+      continue;
+    }
+    if (isInternalPath(rel)) continue;
+    if (seen.has(rel)) {
+      warn({ path: rel, message: `Skipped ${JSON.stringify(diskPath)}: another name here is the same after Unicode normalisation` });
+      continue;
+    }
+    // The Dirent type can be stale or unknown on some filesystems; lstat is the truth.
+    const st = await lstatOrNull(join(rootAbs, diskPath));
+    if (st === null) continue;
+    if (st.isFile()) {
+      seen.add(rel);
+      out.push(toEntry(rel, diskPath, st, 'file'));
+    } else if (st.isDirectory()) {
+      seen.add(rel);
+      out.push(toEntry(rel, diskPath, st, 'dir'));
+      await walk(rootAbs, rel, diskPath, out, seen, warn, false);
+    }
+    // Symlinks, sockets, FIFOs and devices are never synced.
+  }
+}
+
+async function scanOne(rootAbs: string, only: RelPath): Promise<ScannedEntryOnDisk> {
+  const rel = validateRelPath(only);
+  if (isInternalPath(rel)) throw new InternalPathError(rel);
+  const abs = await resolveInside(rootAbs, rel);
+  const st = await lstatOrNull(abs);
+  if (st === null) throw new NotFoundError(rel);
+  if (!st.isFile()) throw new NotRegularFileError(rel, describe(st));
+  return toEntry(rel, rel, st, 'file');
+}
+
+function toEntry(path: RelPath, diskPath: string, st: Stats, type: 'file' | 'dir'): ScannedEntryOnDisk {
+  return {
+    path,
+    type,
+    size: type === 'file' ? st.size : 0,
+    mtimeMs: Math.floor(st.mtimeMs),
+    mode: st.mode & 0o777,
+    ino: st.ino,
+    diskPath,
+  };
+}
+
+async function lstatOrNull(abs: string): Promise<Stats | null> {
+  try {
+    return await lstat(abs);
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
+function describe(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symlink';
+  return 'a special file';
+}
+
+function errCode(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
