@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, beforeEach, describe, it } from 'node:test';
+import { CHUNK_SIZE, hashChunk } from './chunking.js';
+import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError } from './errors.js';
+import { merkleRoot } from './merkle.js';
+import { StagingFile, stagingPathFor } from './staging-file.js';
+
+const MiB = CHUNK_SIZE;
+const rootOf = (data: Uint8Array): Uint8Array => {
+  const hashes: Uint8Array[] = [];
+  for (let off = 0; off < data.length; off += MiB) hashes.push(hashChunk(data.subarray(off, off + MiB)));
+  return merkleRoot(hashes);
+};
+const MTIME = 1_650_000_000_777;
+
+describe('StagingFile', () => {
+  let base: string;
+  let root: string;
+  let n = 0;
+  beforeEach(async () => {
+    base ??= await mkdtemp(join(tmpdir(), 'leafsync-staging-'));
+    root = join(base, `r${n++}`);
+    await mkdir(root);
+  });
+  after(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('seeded copy keeps unchanged chunks; one new chunk + finalize gives the new file with mtime and mode', async () => {
+    const dest = join(root, 'dir/file.bin');
+    const old = randomBytes(3 * MiB + 100);
+    await mkdir(join(root, 'dir'));
+    await writeFile(dest, old);
+    await chmod(dest, 0o444); // read-only original must still seed a writable staging copy
+
+    const next = Buffer.from(old);
+    randomBytes(MiB).copy(next, MiB); // replace chunk 1 only
+    const staging = await StagingFile.open(root, 'dir/file.bin', { size: next.length, seedFrom: dest });
+    assert.equal(staging.tempPath, stagingPathFor(root, 'dir/file.bin'));
+    assert.match(staging.tempPath, /[/\\]\.leafsync_tmp[/\\][0-9a-f]{64}\.part$/);
+
+    // The seed is already there: chunks 0, 2 and 3 are the old bytes.
+    const seeded = await readFile(staging.tempPath);
+    assert.ok(seeded.subarray(0, MiB).equals(old.subarray(0, MiB)));
+    assert.ok(seeded.subarray(2 * MiB).equals(old.subarray(2 * MiB)));
+
+    await staging.writeChunk(1, next.subarray(MiB, 2 * MiB));
+    // Before finalize the destination still holds the old content.
+    assert.ok((await readFile(dest)).equals(old));
+    await staging.finalize(dest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o640 });
+
+    assert.ok((await readFile(dest)).equals(next));
+    const st = await stat(dest);
+    assert.equal(Math.floor(st.mtimeMs), MTIME);
+    assert.equal(st.mode & 0o777, 0o640);
+    assert.deepEqual(await readdir(join(root, '.leafsync_tmp')), [], 'staging file renamed away');
+  });
+
+  it('shrink: truncates to the new size without fetching anything', async () => {
+    const dest = join(root, 'big');
+    const old = randomBytes(2 * MiB + 5);
+    await writeFile(dest, old);
+    const next = old.subarray(0, MiB + 10);
+    const staging = await StagingFile.open(root, 'big', { size: next.length, seedFrom: dest });
+    await staging.writeChunk(1, next.subarray(MiB)); // last chunk is now 10 bytes
+    await staging.finalize(dest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o600 });
+    assert.ok((await readFile(dest)).equals(next));
+
+    const dest2 = join(root, 'big2');
+    await writeFile(dest2, old);
+    const exact = old.subarray(0, MiB); // shrink to a chunk boundary: nothing to write at all
+    const s2 = await StagingFile.open(root, 'big2', { size: exact.length, seedFrom: dest2 });
+    await s2.finalize(dest2, { size: exact.length, root: rootOf(exact), mtimeMs: MTIME, mode: 0o600 });
+    assert.ok((await readFile(dest2)).equals(exact));
+  });
+
+  it('new file without seed, created in a missing parent directory; empty file too', async () => {
+    const data = randomBytes(MiB + 1);
+    const s = await StagingFile.open(root, 'new/deep/f', { size: data.length });
+    await s.writeChunk(1, data.subarray(MiB));
+    await s.writeChunk(0, data.subarray(0, MiB));
+    await s.finalize(join(root, 'new/deep/f'), { size: data.length, root: rootOf(data), mtimeMs: MTIME, mode: 0o644 });
+    assert.ok((await readFile(join(root, 'new/deep/f'))).equals(data));
+
+    const e = await StagingFile.open(root, 'empty', { size: 0 });
+    await e.finalize(join(root, 'empty'), { size: 0, root: merkleRoot([]), mtimeMs: MTIME, mode: 0o644 });
+    assert.equal((await stat(join(root, 'empty'))).size, 0);
+  });
+
+  it('mismatch throws MerkleMismatchError, leaves the destination untouched and keeps staging for another try', async () => {
+    const dest = join(root, 'f');
+    const old = randomBytes(2 * MiB);
+    await writeFile(dest, old);
+    const before = await stat(dest);
+    const next = Buffer.from(old);
+    next[MiB + 7] = (next[MiB + 7] as number) ^ 1;
+    const s = await StagingFile.open(root, 'f', { size: next.length, seedFrom: dest });
+    // "Forget" to write chunk 1: the seed's old chunk 1 must not pass verification.
+    await assert.rejects(
+      s.finalize(dest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o600 }),
+      (err: unknown) => {
+        assert.ok(err instanceof MerkleMismatchError);
+        assert.equal(err.code, 'MERKLE_MISMATCH');
+        assert.equal(err.path, 'f');
+        assert.match(err.message, /f.*not replaced/);
+        return true;
+      },
+    );
+    assert.ok((await readFile(dest)).equals(old));
+    assert.equal((await stat(dest)).mtimeMs, before.mtimeMs);
+    assert.ok((await readFile(s.tempPath)).equals(old), 'staging kept');
+    // Repair and retry with the same staging file.
+    await s.writeChunk(1, next.subarray(MiB));
+    await s.finalize(dest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o600 });
+    assert.ok((await readFile(dest)).equals(next));
+  });
+
+  it('refuses chunks with the wrong index or length', async () => {
+    const s = await StagingFile.open(root, 'x', { size: MiB + 3 });
+    await assert.rejects(s.writeChunk(2, new Uint8Array(1)), ChunkOutOfRangeError);
+    await assert.rejects(s.writeChunk(-1, new Uint8Array(1)), ChunkOutOfRangeError);
+    await assert.rejects(s.writeChunk(1, new Uint8Array(4)), ChunkLengthError);
+    await assert.rejects(s.writeChunk(0, new Uint8Array(MiB - 1)), ChunkLengthError);
+    await s.discard();
+  });
+
+  it('discard removes the staging file; a missing seed starts empty', async () => {
+    const s = await StagingFile.open(root, 'gone', { size: 10, seedFrom: join(root, 'no-such-file') });
+    assert.deepEqual(await readFile(s.tempPath), Buffer.alloc(10));
+    await s.discard();
+    await assert.rejects(stat(s.tempPath), { code: 'ENOENT' });
+    await assert.rejects(s.writeChunk(0, new Uint8Array(10)), /already finalized or discarded/);
+  });
+
+  it('resume keeps an existing staging file instead of re-seeding it', async () => {
+    const dest = join(root, 'r');
+    await writeFile(dest, Buffer.alloc(MiB + 1, 1));
+    const s1 = await StagingFile.open(root, 'r', { size: MiB + 1, seedFrom: dest });
+    await s1.writeChunk(1, Uint8Array.of(9));
+    // Simulate an interruption: the process goes away without finalize or discard.
+    const s2 = await StagingFile.open(root, 'r', { size: MiB + 1, seedFrom: dest, resume: true });
+    assert.equal(s2.resumed, true);
+    const buf = await readFile(s2.tempPath);
+    assert.equal(buf[MiB], 9);
+    await s2.discard();
+    await s1.discard();
+  });
+});

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.js';
+import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError, SizeMismatchError } from './errors.js';
+import { bytesEqual, merkleRoot } from './merkle.js';
+import type { RelPath } from './types.js';
+
+/** Staging lives inside the synced folder so the final rename stays on one filesystem (atomic). */
+export const STAGING_DIR = '.leafsync_tmp';
+
+/** Where the staging file for `rel` lives; stable per path so an interrupted transfer finds it again. */
+export function stagingPathFor(rootAbs: string, rel: RelPath): string {
+  return join(rootAbs, STAGING_DIR, `${createHash('sha256').update(rel, 'utf8').digest('hex')}.part`);
+}
+
+export interface StagingOpenOptions {
+  /** Final size of the file; the staging file is truncated to it straight away. */
+  size: number;
+  /** Absolute path of the current local version; copied first so unchanged chunks need no fetch. */
+  seedFrom?: string;
+  /**
+   * Keep an existing staging file as it is (resume after an interruption) instead of re-seeding
+   * it. Only safe together with a record of which chunks were written (the resume bitmap).
+   */
+  resume?: boolean;
+}
+
+/**
+ * A file being assembled from chunks beside the folder. Nothing becomes visible at the
+ * destination until finalize() has re-read the bytes and matched the announced Merkle root; then
+ * one rename swaps it in, so readers see either the old file or the complete new one.
+ */
+export class StagingFile {
+  readonly tempPath: string;
+  readonly rel: RelPath;
+  readonly size: number;
+  /** True when an existing staging file was kept (resume); false when it was seeded or created. */
+  readonly resumed: boolean;
+  private fh: FileHandle | undefined;
+
+  private constructor(tempPath: string, rel: RelPath, size: number, resumed: boolean, fh: FileHandle) {
+    this.tempPath = tempPath;
+    this.rel = rel;
+    this.size = size;
+    this.resumed = resumed;
+    this.fh = fh;
+  }
+
+  static async open(rootAbs: string, rel: RelPath, opts: StagingOpenOptions): Promise<StagingFile> {
+    chunkCount(opts.size); // rejects negative or fractional sizes before touching the disk
+    const tempPath = stagingPathFor(rootAbs, rel);
+    await mkdir(dirname(tempPath), { recursive: true });
+    let resumed = false;
+    if (opts.resume === true && (await exists(tempPath))) {
+      resumed = true;
+    } else if (opts.seedFrom !== undefined) {
+      try {
+        // FICLONE makes this a metadata-only reflink on btrfs/XFS/APFS and a plain copy elsewhere.
+        await copyFile(opts.seedFrom, tempPath, constants.COPYFILE_FICLONE);
+        // The copy carries the source's mode; a read-only original would make it unwritable.
+        await chmod(tempPath, 0o600);
+      } catch (err) {
+        if (errCode(err) !== 'ENOENT') throw err;
+        // No local version (deleted meanwhile): start from an empty file below.
+        await rm(tempPath, { force: true });
+      }
+    }
+    const fh = await open(tempPath, constants.O_RDWR | constants.O_CREAT, 0o600);
+    try {
+      if (!resumed && opts.seedFrom === undefined) await fh.truncate(0); // stale leftovers must not count as seeded data
+      await fh.truncate(opts.size);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    return new StagingFile(tempPath, rel, opts.size, resumed, fh);
+  }
+
+  /** Writes one chunk at index × CHUNK_SIZE; its length must be exactly what that index needs. */
+  async writeChunk(index: number, data: Uint8Array): Promise<void> {
+    const fh = this.handle();
+    const count = chunkCount(this.size);
+    if (!Number.isInteger(index) || index < 0 || index >= count) throw new ChunkOutOfRangeError(this.rel, index, count);
+    const expected = chunkLength(this.size, index);
+    if (data.length !== expected) throw new ChunkLengthError(this.rel, index, expected, data.length);
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await fh.write(data, written, data.length - written, index * CHUNK_SIZE + written);
+      written += bytesWritten;
+    }
+  }
+
+  /**
+   * Verifies and publishes the staged file. The root is recomputed from the bytes on disk, not
+   * from what was written, so a torn write or a bad seed cannot slip through. On a mismatch the
+   * destination is untouched and this staging file stays open for more writes and another try.
+   */
+  async finalize(destAbs: string, expect: { size: number; root: Uint8Array; mtimeMs: number; mode: number }): Promise<void> {
+    const fh = this.handle();
+    await fh.truncate(expect.size);
+    const { size, hashes } = await hashFileChunks(this.tempPath);
+    if (size !== expect.size) throw new SizeMismatchError(this.rel, expect.size, size);
+    const actual = merkleRoot(hashes);
+    if (!bytesEqual(actual, expect.root)) {
+      throw new MerkleMismatchError(this.rel, hex(expect.root), hex(actual));
+    }
+    await fh.chmod(expect.mode & 0o777);
+    // Aim at the middle of the millisecond: utimes takes float seconds, and 0.123 s would land
+    // a hair below 123 ms, which a Math.floor(mtimeMs) on the next scan would read as 122.
+    const mtime = (Math.floor(expect.mtimeMs) + 0.5) / 1000;
+    await fh.utimes(mtime, mtime);
+    // Data and metadata reach the disk before the rename makes them visible.
+    await fh.sync();
+    await fh.close();
+    this.fh = undefined;
+    await mkdir(dirname(destAbs), { recursive: true });
+    await rename(this.tempPath, destAbs);
+    await fsyncDir(dirname(destAbs));
+  }
+
+  /** Closes and deletes the staging file (a cancelled or superseded transfer). */
+  async discard(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh !== undefined) await fh.close().catch(() => {});
+    await rm(this.tempPath, { force: true });
+  }
+
+  private handle(): FileHandle {
+    if (this.fh === undefined) throw new Error(`Staging file for ${this.rel} is already finalized or discarded`);
+    return this.fh;
+  }
+}
+
+/** Makes the rename itself durable. Windows cannot open directories for fsync, and does not need to. */
+async function fsyncDir(dirAbs: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const dh = await open(dirAbs, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await (await open(p, 'r')).close();
+    return true;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+
+function errCode(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+}
