@@ -1,0 +1,208 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadOrCreateIdentity } from '../transport/identity.js';
+import { TrustStore, normaliseFingerprint } from '../transport/trust-store.js';
+import { formatHostPort, parseHostPort, parsePort } from '../transport/address.js';
+import { resolveHome } from '../sessions/home.js';
+import { fileOption } from '../sessions/local-paths.js';
+import { startServe } from '../sessions/serve-session.js';
+import { runConnect } from '../sessions/connect-session.js';
+import { startUi } from './ui-command.js';
+import { CliError, createOutput } from './output.js';
+import { describePass } from './describe-pass.js';
+
+/** commander calls these for option values; throwing InvalidArgumentError makes it print one clear line. */
+function asArgument<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+const streamsOption = asArgument((v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('streams must be a whole number from 1 to 64');
+  return n;
+});
+
+const secondsOption = asArgument((v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error('expected a number of seconds');
+  return n;
+});
+
+function buildProgram(): Command {
+  const program = new Command('leafsync')
+    .description('peer-to-peer folder sync over QUIC')
+    .option('--home <dir>', 'where identity and trust live (default: $LEAFSYNC_HOME or ~/.leafsync)')
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: (line, write) => write(line.replace(/^error:/, 'leafsync: error:')) });
+
+  const home = () => resolveHome(program.opts<{ home?: string }>().home);
+
+  program
+    .command('serve')
+    .description('share a folder (or one file in it) read-only on one UDP port')
+    .argument('<folder>', 'folder to share')
+    .option('--port <port>', 'UDP port (0 picks a free one)', asArgument(parsePort), 4455)
+    .option('--bind <address>', 'address to listen on', '0.0.0.0')
+    .option('--file <path>', 'share only this file (relative to the folder)', asArgument(fileOption))
+    .option('--json', 'print machine-readable lines')
+    .action(async (folder: string, o: { port: number; bind: string; file?: string; json?: boolean }) => {
+      const out = createOutput(!!o.json);
+      const identity = await loadOrCreateIdentity(home());
+      const running = await startServe({ folder, bind: o.bind, port: o.port, identity, ...(o.file !== undefined && { file: o.file }), log: out.notice });
+      const address = formatHostPort(running.address);
+      out.result(
+        { event: 'listening', host: running.address.host, port: running.address.port, fingerprint: running.fingerprint, folder: running.folder, ...(o.file !== undefined && { file: o.file }) },
+        `serving ${o.file ? `${o.file} in ` : ''}${running.folder} on ${address} (UDP)\nfingerprint ${running.fingerprint}`,
+      );
+      await untilSignal();
+      await running.close();
+    });
+
+  program
+    .command('connect')
+    .description("pull a server's folder into a local folder and keep it identical")
+    .argument('<host:port>', 'the server, e.g. 192.168.1.20:4455', asArgument(parseHostPort))
+    .argument('<folder>', 'local destination folder (created if its parent exists)')
+    .option('--accept-first', 'trust the server on first use and pin its fingerprint')
+    .option('--fingerprint <hex>', "the server's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
+    .option('--file <path>', 'sync only this file (relative to the folder)', asArgument(fileOption))
+    .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
+    .option('--interval <seconds>', 'pause between passes', secondsOption, 2)
+    .option('--once', 'do one pass and exit: 0 when the folders match, 1 otherwise')
+    .option('--json', 'print one JSON line per pass')
+    .addOption(new Option('--timeout <seconds>', 'give up connecting after this long').argParser(secondsOption).default(10).hideHelp())
+    .action(async (target, folder: string, o: ConnectFlags) => {
+      const out = createOutput(!!o.json);
+      const h = home();
+      const [identity, trust] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h)]);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      const last = await runConnect(
+        {
+          target,
+          folder,
+          trust,
+          identity,
+          policy: { ...(o.acceptFirst && { acceptFirst: true }), ...(o.fingerprint !== undefined && { fingerprint: o.fingerprint }) },
+          streams: o.streams,
+          handshakeTimeoutMs: o.timeout * 1000,
+          ...(o.file !== undefined && { file: o.file }),
+        },
+        {
+          once: !!o.once,
+          intervalMs: o.interval * 1000,
+          signal: stop.signal,
+          onConnected: (c) => {
+            if (c.newlyPinned) out.notice(`pinned ${c.address} with fingerprint ${c.fingerprint}`);
+          },
+          onPass: (r) => out.result({ event: 'pass', ...r }, describePass(r)),
+          onNotice: out.notice,
+        },
+      );
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      if (o.once && last && last.failures.length > 0) {
+        throw new CliError(`${last.failures.length} file(s) could not be synced; the folders do not match yet (first: ${last.failures[0]!.message})`);
+      }
+    });
+
+  const trust = program.command('trust').description('pinned servers and authorised clients');
+  trust
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const store = await TrustStore.load(home());
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ servers: store.servers(), clients: store.clients() }) + '\n');
+        return;
+      }
+      const servers = store.servers();
+      const clients = store.clients();
+      if (servers.length === 0 && clients.length === 0) process.stdout.write('nothing pinned yet\n');
+      for (const s of servers) process.stdout.write(`server  ${s.address}  ${s.fingerprint}\n`);
+      for (const c of clients) process.stdout.write(`client  ${c.fingerprint}\n`);
+    });
+  trust
+    .command('add')
+    .argument('<host:port>', 'server address', asArgument(parseHostPort))
+    .argument('<fingerprint>', "the server's fingerprint", asArgument(normaliseFingerprint))
+    .action(async (target, fingerprint: string) => {
+      const store = await TrustStore.load(home());
+      await store.pinServer(formatHostPort(target), fingerprint);
+      process.stdout.write(`pinned ${formatHostPort(target)} ${fingerprint}\n`);
+    });
+  trust
+    .command('remove')
+    .argument('<host:port>', 'server address', asArgument(parseHostPort))
+    .action(async (target) => {
+      const store = await TrustStore.load(home());
+      const address = formatHostPort(target);
+      if (!(await store.removeServer(address))) throw new CliError(`nothing is pinned for ${address} (see \`leafsync trust list\`)`);
+      process.stdout.write(`removed ${address}\n`);
+    });
+
+  program
+    .command('id')
+    .description("print this peer's fingerprint")
+    .action(async () => {
+      const identity = await loadOrCreateIdentity(home());
+      process.stdout.write(identity.fingerprint + '\n');
+    });
+
+  program
+    .command('ui')
+    .description('run the dashboard')
+    .option('--port <port>', 'HTTP port', asArgument(parsePort), 8080)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .action(async (o: { port: number; host: string }) => {
+      const running = await startUi({ host: o.host, port: o.port, home: home() });
+      await untilSignal();
+      await running.close();
+    });
+
+  return program;
+}
+
+interface ConnectFlags {
+  acceptFirst?: boolean;
+  fingerprint?: string;
+  file?: string;
+  streams: number;
+  interval: number;
+  once?: boolean;
+  json?: boolean;
+  timeout: number;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve()).once('SIGTERM', () => resolve());
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its one line (or the help text).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`leafsync: error: ${message}\n`);
+    const known = err instanceof CliError || typeof (err as { code?: unknown }).code === 'string';
+    if (!known && process.env.LEAFSYNC_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return err instanceof CliError ? err.exitCode : 1;
+  }
+}
+
+process.exitCode = await main(process.argv);
+// Native handles (UDP sockets, timers) are closed by now; exit explicitly so a lingering one cannot hang the CLI.
+process.exit();

@@ -1,0 +1,101 @@
+import type { QuicConnection } from '../transport/types.js';
+import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from '../engine/types.js';
+import { encodeFrame, readFrames } from './frame-codec.js';
+import {
+  HASH_BYTES,
+  MAX_FRAME_BYTES,
+  MAX_INDICES_PER_REQUEST,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  chunk,
+  entriesBatch,
+  expectMessage,
+  hashBatch,
+  hashesHead,
+  summaryHead,
+  welcome,
+  type Request,
+} from './messages.js';
+
+/** The server's folder as the engine sees it, reached over one QUIC connection; each request is one stream. */
+export class QuicRemoteFolder implements RemoteFolder {
+  private constructor(
+    private readonly conn: QuicConnection,
+    /** The file the server is restricted to (`serve --file`), if any. */
+    readonly servedFile: RelPath | undefined,
+    private readonly only: RelPath | undefined,
+  ) {}
+
+  /** Says hello and checks the server speaks our protocol version. */
+  static async open(conn: QuicConnection, opts: { only?: RelPath } = {}): Promise<QuicRemoteFolder> {
+    const frames = await request(conn, { t: 'hello', v: PROTOCOL_VERSION, mode: 'pull' });
+    const first = await frames.next();
+    if (first.done) throw new ProtocolError('server closed the stream instead of answering hello');
+    const w = expectMessage(welcome, first.value, 'welcome');
+    if (w.v !== PROTOCOL_VERSION) {
+      throw new ProtocolError(`the server speaks protocol v${w.v}, this leafsync speaks v${PROTOCOL_VERSION}: run the same version on both sides`);
+    }
+    await drainEnd(frames);
+    return new QuicRemoteFolder(conn, w.file, opts.only ?? w.file);
+  }
+
+  async summary(): Promise<FolderSummary> {
+    const frames = await request(this.conn, { t: 'summary', ...(this.only !== undefined && { only: this.only }) });
+    const head = expectMessage(summaryHead, await nextOrFail(frames, 'summary'), 'summary');
+    const entries: FileSummary[] = [];
+    while (entries.length < head.count) {
+      const batch = expectMessage(entriesBatch, await nextOrFail(frames, 'summary'), 'summary batch');
+      if (entries.length + batch.entries.length > head.count) throw new ProtocolError('server sent more entries than it announced');
+      entries.push(...batch.entries);
+    }
+    await drainEnd(frames);
+    return { root: head.root, entries };
+  }
+
+  async chunkHashes(path: RelPath): Promise<Uint8Array[]> {
+    const frames = await request(this.conn, { t: 'hashes', path });
+    const head = expectMessage(hashesHead, await nextOrFail(frames, 'chunk hashes'), 'chunk hashes');
+    const hashes: Uint8Array[] = [];
+    while (hashes.length < head.count) {
+      const batch = expectMessage(hashBatch, await nextOrFail(frames, 'chunk hashes'), 'chunk hash batch');
+      const n = batch.hashes.length / HASH_BYTES;
+      if (hashes.length + n > head.count) throw new ProtocolError('server sent more chunk hashes than it announced');
+      for (let i = 0; i < n; i++) hashes.push(batch.hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
+    }
+    await drainEnd(frames);
+    return hashes;
+  }
+
+  async fetchChunks(path: RelPath, indices: number[], onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void> {
+    for (let at = 0; at < indices.length; at += MAX_INDICES_PER_REQUEST) {
+      const wanted = indices.slice(at, at + MAX_INDICES_PER_REQUEST);
+      const pending = new Set(wanted);
+      const frames = await request(this.conn, { t: 'chunks', path, indices: wanted });
+      for await (const message of frames) {
+        const c = expectMessage(chunk, message, 'chunk');
+        if (!pending.delete(c.i)) throw new ProtocolError(`server sent chunk ${c.i} of ${path}, which was not asked for`);
+        await onChunk(c.i, c.data);
+      }
+      if (pending.size > 0) throw new ProtocolError(`server ended the transfer of ${path} with ${pending.size} chunks missing`);
+    }
+  }
+}
+
+async function request(conn: QuicConnection, req: Request): Promise<AsyncGenerator<unknown>> {
+  const stream = await conn.openStream();
+  await stream.write(encodeFrame(req));
+  await stream.end();
+  return readFrames(stream, MAX_FRAME_BYTES);
+}
+
+async function nextOrFail(frames: AsyncGenerator<unknown>, what: string): Promise<unknown> {
+  const next = await frames.next();
+  if (next.done) throw new ProtocolError(`server ended the ${what} early`);
+  return next.value;
+}
+
+/** A response must end where it says it ends; trailing messages are a protocol error, not something to ignore. */
+async function drainEnd(frames: AsyncGenerator<unknown>): Promise<void> {
+  const next = await frames.next();
+  if (!next.done) throw new ProtocolError('server sent more than the response it announced');
+}

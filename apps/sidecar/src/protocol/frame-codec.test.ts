@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameDecoder, FrameTooLargeError, TruncatedFrameError, FrameDecodeError, encodeFrame, readFrames } from './frame-codec.js';
+
+async function* pieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+function concat(frames: Uint8Array[]): Uint8Array {
+  return Buffer.concat(frames);
+}
+
+test('messages survive any split of the byte stream, including 1-byte pieces', async () => {
+  const data = Buffer.alloc(300_000, 7);
+  const messages = [{ t: 'a' }, { t: 'chunk', i: 3, data }, { t: 'empty', list: [] }];
+  const wire = concat(messages.map(encodeFrame));
+  for (const size of [1, 3, 1350, 65_536, wire.length]) {
+    const got: unknown[] = [];
+    for await (const m of readFrames(pieces(wire, size), 1 << 20)) got.push(m);
+    assert.equal(got.length, 3);
+    assert.deepEqual(got[0], { t: 'a' });
+    const c = got[1] as { i: number; data: Uint8Array };
+    assert.equal(c.i, 3);
+    assert.ok(Buffer.from(c.data).equals(data), `chunk bytes intact with ${size}-byte pieces`);
+    assert.deepEqual(got[2], { t: 'empty', list: [] });
+  }
+});
+
+test('byte strings decode as bytes, not base64 or arrays', () => {
+  const d = new FrameDecoder(1024);
+  d.push(encodeFrame({ data: new Uint8Array([1, 2, 3]) }));
+  const m = d.next()!.message as { data: unknown };
+  assert.ok(m.data instanceof Uint8Array);
+  assert.deepEqual([...(m.data as Uint8Array)], [1, 2, 3]);
+});
+
+test('a frame longer than the limit is refused from its header, before its body arrives', () => {
+  const d = new FrameDecoder(1000);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(0xffffffff, 0);
+  d.push(header);
+  assert.throws(() => d.next(), (e: unknown) => e instanceof FrameTooLargeError && e.length === 0xffffffff && e.limit === 1000);
+});
+
+test('a frame exactly at the limit is accepted, one byte over is not', () => {
+  const body = Buffer.alloc(100);
+  const frame = encodeFrame(body);
+  const limit = frame.length - 4;
+  const ok = new FrameDecoder(limit);
+  ok.push(frame);
+  assert.ok(ok.next());
+  const tooSmall = new FrameDecoder(limit - 1);
+  tooSmall.push(frame);
+  assert.throws(() => tooSmall.next(), FrameTooLargeError);
+});
+
+test('a stream that ends mid-frame is reported as truncated', async () => {
+  const wire = encodeFrame({ t: 'x', pad: 'y'.repeat(100) });
+  await assert.rejects(async () => {
+    for await (const _ of readFrames(pieces(wire.subarray(0, wire.length - 5), 7), 1024)) void _;
+  }, TruncatedFrameError);
+  await assert.rejects(async () => {
+    for await (const _ of readFrames(pieces(wire.subarray(0, 2), 7), 1024)) void _;
+  }, TruncatedFrameError);
+});
+
+test('garbage CBOR is a decode error, not a crash', () => {
+  const d = new FrameDecoder(1024);
+  const bad = Buffer.from([0, 0, 0, 2, 0xff, 0xff]);
+  d.push(bad);
+  assert.throws(() => d.next(), FrameDecodeError);
+});

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { CHUNK_SIZE } from '../engine/chunking.js';
+
+/**
+ * Every message on the wire, as zod schemas: a decoded frame is only used after it parsed,
+ * so each string, count and byte length from a peer is bounded before we act on it.
+ */
+export const PROTOCOL_VERSION = 1;
+export const ALPN = 'leafsync/1';
+
+/** One frame holds at most one chunk plus its envelope; control messages are batched to stay under it. */
+export const MAX_FRAME_BYTES = CHUNK_SIZE + 64 * 1024;
+export const MAX_PATH_BYTES = 4096;
+export const HASH_BYTES = 32;
+/** Hashes per hash-batch frame: 32 Ki × 32 B = 1 MiB. */
+export const HASHES_PER_BATCH = 32 * 1024;
+/** Entries per summary batch; with MAX_PATH_BYTES paths this stays under MAX_FRAME_BYTES. */
+export const ENTRIES_PER_BATCH = 200;
+export const MAX_INDICES_PER_REQUEST = 4096;
+/** Largest file we accept a description of: 2^50 bytes (1 PiB) keeps sizes exact in a double. */
+export const MAX_FILE_SIZE = 2 ** 50;
+export const MAX_ENTRIES = 10_000_000;
+
+const wirePath = z.string().min(1).max(MAX_PATH_BYTES);
+const count = z.number().int().min(0);
+const hash = z.instanceof(Uint8Array).refine((b) => b.length === HASH_BYTES, 'a hash is 32 bytes');
+
+export const wireEntry = z.object({
+  path: wirePath,
+  type: z.enum(['file', 'dir']),
+  size: count.max(MAX_FILE_SIZE),
+  mtimeMs: z.number().int(),
+  mode: z.number().int().min(0).max(0o7777),
+  root: z.instanceof(Uint8Array).refine((b) => b.length === 0 || b.length === HASH_BYTES, 'a root is 32 bytes'),
+});
+
+export const request = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('hello'), v: count, mode: z.enum(['pull', 'push']) }),
+  z.object({ t: z.literal('summary'), only: wirePath.optional() }),
+  z.object({ t: z.literal('hashes'), path: wirePath }),
+  z.object({ t: z.literal('chunks'), path: wirePath, indices: z.array(count).min(1).max(MAX_INDICES_PER_REQUEST) }),
+]);
+export type Request = z.infer<typeof request>;
+
+export const errorMessage = z.object({ t: z.literal('error'), code: z.string().max(64), message: z.string().max(4096) });
+export type ErrorMessage = z.infer<typeof errorMessage>;
+
+export const welcome = z.object({ t: z.literal('welcome'), v: count, file: wirePath.optional() });
+export const summaryHead = z.object({ t: z.literal('summary-head'), root: hash, count: count.max(MAX_ENTRIES) });
+export const entriesBatch = z.object({ t: z.literal('entries'), entries: z.array(wireEntry).max(ENTRIES_PER_BATCH) });
+export const hashesHead = z.object({ t: z.literal('hashes-head'), size: count.max(MAX_FILE_SIZE), count: count });
+export const hashBatch = z.object({
+  t: z.literal('hash-batch'),
+  hashes: z.instanceof(Uint8Array).refine((b) => b.length % HASH_BYTES === 0 && b.length <= HASHES_PER_BATCH * HASH_BYTES),
+});
+export const chunk = z.object({ t: z.literal('chunk'), i: count, data: z.instanceof(Uint8Array).refine((b) => b.length <= CHUNK_SIZE) });
+
+export type Welcome = z.infer<typeof welcome>;
+export type Chunk = z.infer<typeof chunk>;
+
+/** Raised when the peer breaks the protocol: wrong message, wrong shape, out-of-range value. */
+export class ProtocolError extends Error {
+  readonly code = 'PROTOCOL';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** Raised by a server to refuse a request; its code and message go to the peer as they are. */
+export class RequestRefusedError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Raised on our side when the peer answered a request with an error message. */
+export class PeerError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Parses `message` as `schema`, turning a peer's error message into PeerError and anything else into ProtocolError. */
+export function expectMessage<S extends z.ZodType>(schema: S, message: unknown, what: string): z.infer<S> {
+  const parsed = schema.safeParse(message);
+  if (parsed.success) return parsed.data;
+  const asError = errorMessage.safeParse(message);
+  if (asError.success) throw new PeerError(asError.data.code, asError.data.message);
+  throw new ProtocolError(`peer sent an invalid ${what}: ${z.prettifyError(parsed.error).split('\n')[0]}`);
+}

@@ -1,0 +1,116 @@
+import type { QuicConnection, QuicStream } from '../transport/types.js';
+import type { FileSummary, RelPath, RemoteFolder } from '../engine/types.js';
+import { folderRoot } from '../engine/merkle.js';
+import { encodeFrame, readFrames } from './frame-codec.js';
+import {
+  ENTRIES_PER_BATCH,
+  HASHES_PER_BATCH,
+  HASH_BYTES,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  RequestRefusedError,
+  expectMessage,
+  request,
+  type Request,
+} from './messages.js';
+
+export interface ServedFolder {
+  /** The folder's read side; one instance is shared by every connection so its hash cache is too. */
+  source: RemoteFolder;
+  /** With `serve --file`, the one path that may be asked about. */
+  servedFile?: RelPath;
+  log?: (line: string) => void;
+}
+
+/** Errors whose message is meant for the peer; anything else is reported as an internal error. */
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Serves every stream the client opens on `conn` until the connection closes. */
+export async function serveConnection(conn: QuicConnection, folder: ServedFolder): Promise<void> {
+  const state = { greeted: false };
+  const inFlight = new Set<Promise<void>>();
+  for await (const stream of conn.incomingStreams()) {
+    const task = serveStream(stream, folder, state).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  }
+  await Promise.all(inFlight);
+}
+
+async function serveStream(stream: QuicStream, folder: ServedFolder, state: { greeted: boolean }): Promise<void> {
+  try {
+    const frames = readFrames(stream, MAX_FRAME_BYTES);
+    const first = await frames.next();
+    if (first.done) throw new ProtocolError('stream closed before a request');
+    const req = expectMessage(request, first.value, 'request');
+    if (req.t !== 'hello' && !state.greeted) throw new ProtocolError('request before hello');
+    await answer(stream, req, folder, state);
+    await stream.end();
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === undefined) folder.log?.(`internal error serving a request: ${(err as Error).stack ?? String(err)}`);
+    const message = code === undefined ? 'internal error on the server' : (err as Error).message;
+    try {
+      await stream.write(encodeFrame({ t: 'error', code: code ?? 'INTERNAL', message }));
+      await stream.end();
+    } catch {
+      stream.reset();
+    }
+  }
+}
+
+function checkServed(folder: ServedFolder, path: RelPath): void {
+  if (folder.servedFile !== undefined && path !== folder.servedFile) {
+    throw new RequestRefusedError('NOT_SERVED', `this server shares only "${folder.servedFile}", not "${path}"`);
+  }
+}
+
+async function answer(stream: QuicStream, req: Request, folder: ServedFolder, state: { greeted: boolean }): Promise<void> {
+  const send = (message: unknown) => stream.write(encodeFrame(message));
+  switch (req.t) {
+    case 'hello': {
+      if (req.v !== PROTOCOL_VERSION) {
+        throw new RequestRefusedError('VERSION', `the client speaks protocol v${req.v}, this server speaks v${PROTOCOL_VERSION}: run the same leafsync version on both sides`);
+      }
+      if (req.mode === 'push') throw new RequestRefusedError('READ_ONLY', 'this server is read-only: it accepts no pushes');
+      state.greeted = true;
+      await send({ t: 'welcome', v: PROTOCOL_VERSION, ...(folder.servedFile !== undefined && { file: folder.servedFile }) });
+      return;
+    }
+    case 'summary': {
+      if (req.only !== undefined) checkServed(folder, req.only);
+      const summary = await folder.source.summary();
+      const entries = req.only === undefined ? summary.entries : summary.entries.filter((e) => e.path === req.only);
+      const root = req.only === undefined ? summary.root : folderRoot(entries);
+      await send({ t: 'summary-head', root, count: entries.length });
+      for (let at = 0; at < entries.length; at += ENTRIES_PER_BATCH) {
+        await send({ t: 'entries', entries: entries.slice(at, at + ENTRIES_PER_BATCH).map(toWireEntry) });
+      }
+      return;
+    }
+    case 'hashes': {
+      checkServed(folder, req.path);
+      const hashes = await folder.source.chunkHashes(req.path);
+      await send({ t: 'hashes-head', count: hashes.length });
+      for (let at = 0; at < hashes.length; at += HASHES_PER_BATCH) {
+        const batch = hashes.slice(at, at + HASHES_PER_BATCH);
+        const packed = Buffer.allocUnsafe(batch.length * HASH_BYTES);
+        batch.forEach((h, i) => packed.set(h, i * HASH_BYTES));
+        await send({ t: 'hash-batch', hashes: packed });
+      }
+      return;
+    }
+    case 'chunks': {
+      checkServed(folder, req.path);
+      await folder.source.fetchChunks(req.path, req.indices, (i, data) => send({ t: 'chunk', i, data }));
+      return;
+    }
+  }
+}
+
+function toWireEntry(e: FileSummary): FileSummary {
+  return { path: e.path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, root: e.root };
+}

@@ -1,0 +1,87 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalFolderSource } from '../engine/folder-source.js';
+import { pullPass, type PassResult, type PullEvent } from '../engine/pull.js';
+import type { RelPath } from '../engine/types.js';
+import { QuicRemoteFolder } from '../protocol/client-session.js';
+import { connectPinned, type TrustPolicy } from '../transport/pinned-connect.js';
+import type { TrustStore } from '../transport/trust-store.js';
+import type { HostPort, Identity } from '../transport/types.js';
+import { destinationFolder } from './local-paths.js';
+
+export interface ConnectOptions {
+  target: HostPort;
+  folder: string;
+  file?: RelPath;
+  trust: TrustStore;
+  policy: TrustPolicy;
+  identity: Identity;
+  streams?: number;
+  handshakeTimeoutMs?: number;
+}
+
+export interface ConnectHooks {
+  /** Stop after one pass. */
+  once?: boolean;
+  /** Pause between passes. */
+  intervalMs?: number;
+  signal?: AbortSignal;
+  onConnected?: (info: { address: string; fingerprint: string; newlyPinned: boolean }) => void;
+  onPass?: (result: PassResult) => void;
+  onEvent?: (event: PullEvent) => void;
+  onNotice?: (line: string) => void;
+}
+
+/** Errors that retrying cannot fix: the user has to act (trust, bad folder, incompatible peer). */
+function isFatal(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return ['UNTRUSTED_SERVER', 'FINGERPRINT_MISMATCH', 'FOLDER', 'PROTOCOL', 'VERSION', 'NOT_SERVED', 'UNSAFE_PATH', 'INVALID_FINGERPRINT'].includes(String(code));
+}
+
+/**
+ * Pulls the server's folder into `opts.folder`: one pass with `once`, else a pass every
+ * interval until the signal aborts. Lost connections are retried with backoff; trust
+ * failures are never retried.
+ */
+export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {}): Promise<PassResult | undefined> {
+  const folder = await destinationFolder(opts.folder);
+  const local = new LocalFolderSource(folder, opts.file === undefined ? {} : { only: opts.file });
+  let last: PassResult | undefined;
+  let backoffMs = 1000;
+  while (!hooks.signal?.aborted) {
+    let pinned;
+    try {
+      pinned = await connectPinned(opts.target, opts.trust, opts.policy, {
+        identity: opts.identity,
+        ...(opts.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: opts.handshakeTimeoutMs }),
+      });
+    } catch (err) {
+      if (hooks.once || isFatal(err)) throw err;
+      hooks.onNotice?.(`${(err as Error).message}; retrying in ${Math.round(backoffMs / 1000)} s`);
+      await sleep(backoffMs, undefined, { signal: hooks.signal }).catch(() => {});
+      backoffMs = Math.min(backoffMs * 2, 30_000);
+      continue;
+    }
+    hooks.onConnected?.(pinned);
+    backoffMs = 1000;
+    try {
+      const remote = await QuicRemoteFolder.open(pinned.conn, opts.file === undefined ? {} : { only: opts.file });
+      while (!hooks.signal?.aborted) {
+        last = await pullPass(remote, folder, {
+          local,
+          ...(opts.file !== undefined && { only: opts.file }),
+          ...(opts.streams !== undefined && { streams: opts.streams }),
+          ...(hooks.onEvent && { onEvent: hooks.onEvent }),
+        });
+        hooks.onPass?.(last);
+        if (hooks.once) return last;
+        await sleep(hooks.intervalMs ?? 2000, undefined, { signal: hooks.signal }).catch(() => {});
+      }
+    } catch (err) {
+      if (hooks.once || isFatal(err)) throw err;
+      hooks.onNotice?.(`lost the connection to ${pinned.address} (${(err as Error).message}); reconnecting`);
+    } finally {
+      await pinned.conn.close();
+    }
+  }
+  return last;
+}

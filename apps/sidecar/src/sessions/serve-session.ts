@@ -1,0 +1,46 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalFolderSource } from '../engine/folder-source.js';
+import type { RelPath } from '../engine/types.js';
+import { serveConnection } from '../protocol/server-session.js';
+import { QuicServer } from '../transport/quic-server.js';
+import type { HostPort, Identity } from '../transport/types.js';
+import { FolderError, existingFolder } from './local-paths.js';
+
+export interface ServeOptions {
+  folder: string;
+  file?: RelPath;
+  bind: string;
+  port: number;
+  identity: Identity;
+  log?: (line: string) => void;
+}
+
+export interface RunningServe {
+  address: HostPort;
+  fingerprint: string;
+  folder: string;
+  close(): Promise<void>;
+}
+
+/** Shares a folder (or one file in it) read-only on one UDP port. */
+export async function startServe(opts: ServeOptions): Promise<RunningServe> {
+  const folder = await existingFolder(opts.folder);
+  if (opts.file !== undefined) {
+    const info = await stat(join(folder, opts.file)).catch(() => undefined);
+    if (!info?.isFile()) throw new FolderError(`--file ${opts.file}: no such file in ${folder}`);
+  }
+  const source = new LocalFolderSource(folder, opts.file === undefined ? {} : { only: opts.file });
+  const served = { source, ...(opts.file !== undefined && { servedFile: opts.file }), ...(opts.log && { log: opts.log }) };
+  const server = await QuicServer.listen({
+    host: opts.bind,
+    port: opts.port,
+    identity: opts.identity,
+    onConnection: (conn) => {
+      serveConnection(conn, served).catch((err: Error) => opts.log?.(`connection from ${conn.remote.host}:${conn.remote.port} ended: ${err.message}`));
+    },
+  });
+  // Hash the folder now so the first client does not wait for it.
+  source.summary().catch((err: Error) => opts.log?.(`scanning ${folder} failed: ${err.message}`));
+  return { address: server.address, fingerprint: opts.identity.fingerprint, folder, close: () => server.close() };
+}

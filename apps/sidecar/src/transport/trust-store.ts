@@ -1,0 +1,117 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../fs/atomic-file.js';
+
+/**
+ * Pinned fingerprints, persisted in LEAFSYNC_HOME/trust.json:
+ * servers this peer pulls from (by HOST:PORT) and clients allowed to push to it.
+ */
+export interface TrustFile {
+  version: 1;
+  servers: Record<string, { fingerprint: string; pinnedAt: string }>;
+  clients: Record<string, { pinnedAt: string }>;
+}
+
+export const FINGERPRINT_PATTERN = /^[0-9a-f]{64}$/;
+
+export class InvalidFingerprintError extends Error {
+  readonly code = 'INVALID_FINGERPRINT';
+  constructor(readonly value: string) {
+    super(`"${value}" is not a fingerprint: expected 64 hex characters (SHA-256 of the peer's certificate, as printed by \`leafsync id\`)`);
+  }
+}
+
+export class TrustFileError extends Error {
+  readonly code = 'TRUST_FILE';
+  constructor(readonly path: string, reason: string) {
+    super(`cannot read the trust store ${path}: ${reason}. Fix or remove that file (removing it forgets every pinned peer).`);
+  }
+}
+
+/** Accepts hex with optional ':' separators and any case; returns the canonical lowercase form. */
+export function normaliseFingerprint(value: string): string {
+  const hex = value.trim().replace(/:/g, '').toLowerCase();
+  if (!FINGERPRINT_PATTERN.test(hex)) throw new InvalidFingerprintError(value);
+  return hex;
+}
+
+export class TrustStore {
+  private constructor(readonly path: string, private data: TrustFile) {}
+
+  static async load(home: string): Promise<TrustStore> {
+    const path = join(home, 'trust.json');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new TrustStore(path, { version: 1, servers: {}, clients: {} });
+      throw new TrustFileError(path, (err as Error).message);
+    }
+    return new TrustStore(path, parseTrustFile(path, text));
+  }
+
+  serverFingerprint(address: string): string | undefined {
+    return this.data.servers[address]?.fingerprint;
+  }
+
+  servers(): Array<{ address: string; fingerprint: string; pinnedAt: string }> {
+    return Object.entries(this.data.servers).map(([address, v]) => ({ address, ...v }));
+  }
+
+  clients(): Array<{ fingerprint: string; pinnedAt: string }> {
+    return Object.entries(this.data.clients).map(([fingerprint, v]) => ({ fingerprint, ...v }));
+  }
+
+  isClientTrusted(fingerprint: string): boolean {
+    return Object.hasOwn(this.data.clients, fingerprint);
+  }
+
+  async pinServer(address: string, fingerprint: string): Promise<void> {
+    this.data.servers[address] = { fingerprint: normaliseFingerprint(fingerprint), pinnedAt: new Date().toISOString() };
+    await this.save();
+  }
+
+  /** Returns false if nothing was pinned for that address. */
+  async removeServer(address: string): Promise<boolean> {
+    if (!Object.hasOwn(this.data.servers, address)) return false;
+    delete this.data.servers[address];
+    await this.save();
+    return true;
+  }
+
+  async addClient(fingerprint: string): Promise<void> {
+    this.data.clients[normaliseFingerprint(fingerprint)] = { pinnedAt: new Date().toISOString() };
+    await this.save();
+  }
+
+  async removeClient(fingerprint: string): Promise<boolean> {
+    const key = normaliseFingerprint(fingerprint);
+    if (!Object.hasOwn(this.data.clients, key)) return false;
+    delete this.data.clients[key];
+    await this.save();
+    return true;
+  }
+
+  private async save(): Promise<void> {
+    await writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + '\n');
+  }
+}
+
+const trustFileSchema = z.object({
+  version: z.literal(1).default(1),
+  servers: z.record(z.string(), z.object({ fingerprint: z.string().regex(FINGERPRINT_PATTERN), pinnedAt: z.string() })),
+  clients: z.record(z.string().regex(FINGERPRINT_PATTERN), z.object({ pinnedAt: z.string() })),
+});
+
+function parseTrustFile(path: string, text: string): TrustFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new TrustFileError(path, 'it is not valid JSON');
+  }
+  const parsed = trustFileSchema.safeParse(raw);
+  if (!parsed.success) throw new TrustFileError(path, z.prettifyError(parsed.error).replace(/\n/g, ' '));
+  return parsed.data;
+}
