@@ -1,0 +1,53 @@
+import { createHash, createCipheriv } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, lstat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { isInternalPath } from '../engine/internal-names.js';
+
+/** Deterministic incompressible bytes: AES-CTR keystream of a seed, so tests can regenerate any file. */
+export function seededBytes(seed: string, length: number): Buffer {
+  const key = createHash('sha256').update(seed).digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  return cipher.update(Buffer.alloc(length));
+}
+
+export type TreeSpec = Record<string, string | Buffer | null>; // null = empty directory
+
+export async function writeTree(root: string, spec: TreeSpec): Promise<void> {
+  for (const [rel, content] of Object.entries(spec)) {
+    const abs = join(root, rel);
+    if (content === null) {
+      await mkdir(abs, { recursive: true });
+    } else {
+      await mkdir(dirname(abs), { recursive: true });
+      await writeFile(abs, content);
+    }
+  }
+}
+
+/** Every synced path with its SHA-256 (files) or 'dir'; internal names excluded, like the product does. */
+export async function hashTree(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  async function walk(rel: string): Promise<void> {
+    for (const d of await readdir(join(root, rel), { withFileTypes: true })) {
+      const childRel = rel ? `${rel}/${d.name}` : d.name;
+      if (isInternalPath(childRel)) continue;
+      const info = await lstat(join(root, childRel));
+      if (info.isDirectory()) {
+        out.set(childRel, 'dir');
+        await walk(childRel);
+      } else if (info.isFile()) {
+        out.set(childRel, createHash('sha256').update(await readFile(join(root, childRel))).digest('hex'));
+      }
+    }
+  }
+  await walk('');
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** A fresh temp folder removed when the test (or suite) that asked for it ends. */
+export async function tempDir(t: { after(fn: () => Promise<void>): void }, prefix: string): Promise<string> {
+  const path = await mkdtemp(join(tmpdir(), `leafsync-${prefix}-`));
+  t.after(() => rm(path, { recursive: true, force: true }));
+  return path;
+}
