@@ -51,7 +51,7 @@ describe('scanFolder', () => {
     );
     const top = entries.find((e) => e.path === 'a/top.txt');
     const st = await stat(join(root, 'a/top.txt'));
-    assert.deepEqual(top, { path: 'a/top.txt', type: 'file', size: 5, mtimeMs: 1_600_000_000_123, mode: 0o640, ino: st.ino, diskPath: 'a/top.txt' });
+    assert.deepEqual(top, { path: 'a/top.txt', type: 'file', size: 5, mtimeMs: 1_600_000_000_123, mode: 0o640, ino: st.ino, diskPath: 'a/top.txt', ctimeMs: st.ctimeMs });
     assert.equal(entries.find((e) => e.path === 'empty.bin')?.size, 0);
     const dir = entries.find((e) => e.path === 'empty-dir');
     assert.equal(dir?.size, 0);

@@ -18,6 +18,8 @@ export interface ScanWarning {
  */
 export interface ScannedEntryOnDisk extends ScannedEntry {
   diskPath: string;
+  /** Exact status-change time: lets a hash cache notice rewrites that restored the old mtime. */
+  ctimeMs: number;
 }
 
 export interface ScanOptions {
@@ -129,6 +131,7 @@ function toEntry(path: RelPath, diskPath: string, st: Stats, type: 'file' | 'dir
     mode: st.mode & 0o777,
     ino: st.ino,
     diskPath,
+    ctimeMs: st.ctimeMs,
   };
 }
 

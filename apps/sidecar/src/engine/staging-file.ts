@@ -108,9 +108,7 @@ export class StagingFile {
       throw new MerkleMismatchError(this.rel, hex(expect.root), hex(actual));
     }
     await fh.chmod(expect.mode & 0o777);
-    // Aim at the middle of the millisecond: utimes takes float seconds, and 0.123 s would land
-    // a hair below 123 ms, which a Math.floor(mtimeMs) on the next scan would read as 122.
-    const mtime = (Math.floor(expect.mtimeMs) + 0.5) / 1000;
+    const mtime = utimesSeconds(expect.mtimeMs);
     await fh.utimes(mtime, mtime);
     // Data and metadata reach the disk before the rename makes them visible.
     await fh.sync();
@@ -133,6 +131,16 @@ export class StagingFile {
     if (this.fh === undefined) throw new Error(`Staging file for ${this.rel} is already finalized or discarded`);
     return this.fh;
   }
+}
+
+/**
+ * The value to pass to utimes so a later Math.floor(stat.mtimeMs) reads back exactly `mtimeMs`.
+ * utimes takes float seconds (a Date is converted the same way), and 1650000000.777 s lands a
+ * hair below .777, which floors to .776 and would make the file look changed on every pass;
+ * aiming at the middle of the millisecond survives the rounding.
+ */
+export function utimesSeconds(mtimeMs: number): number {
+  return (Math.floor(mtimeMs) + 0.5) / 1000;
 }
 
 /** Makes the rename itself durable. Windows cannot open directories for fsync, and does not need to. */
