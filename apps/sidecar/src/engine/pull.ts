@@ -7,7 +7,7 @@ import { chunksToFetch } from './chunk-diff.js';
 import { resolveInside, validateRelPath } from './safe-path.js';
 import { isInternalPath } from './internal-names.js';
 import { scanFolder } from './scanner.js';
-import { StagingFile } from './staging-file.js';
+import { StagingFile, utimesSeconds } from './staging-file.js';
 import { LocalFolderSource } from './folder-source.js';
 import { EngineError, NotFoundError, InternalPathError } from './errors.js';
 
@@ -186,7 +186,7 @@ async function scanLocal(localRoot: string, only: RelPath | undefined): Promise<
 
 async function matchMetadata(dest: string, existing: ScannedEntry, file: FileSummary): Promise<void> {
   if (existing.mode !== file.mode && process.platform !== 'win32') await chmod(dest, file.mode);
-  if (existing.mtimeMs !== file.mtimeMs) await utimes(dest, new Date(file.mtimeMs), new Date(file.mtimeMs));
+  if (existing.mtimeMs !== file.mtimeMs) await utimes(dest, utimesSeconds(file.mtimeMs), utimesSeconds(file.mtimeMs));
 }
 
 function clampStreams(streams: number | undefined): number {
