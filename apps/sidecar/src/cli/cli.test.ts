@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { runCli, startServeProcess, passLines } from '../test-support/cli-process.js';
-import { hashTree, seededBytes, tempDir, writeTree } from '../test-support/trees.js';
+import { hashTree, seededBytes, tempDir, tempDirs, writeTree } from '../test-support/trees.js';
 import { sampleTree } from '../test-support/pull-scenarios.js';
 import { CHUNK_SIZE } from '../engine/chunking.js';
 
@@ -19,7 +19,7 @@ function assertOneLineError(run: { code: number | null; stderr: string }, patter
 }
 
 test('serve + connect --once --accept-first --json: identical trees, one JSON line, pinned', async (t) => {
-  const [served, dest, serverHome, clientHome] = await Promise.all(['served', 'dest', 'shome', 'chome'].map((p) => tempDir(t, p)));
+  const [served, dest, serverHome, clientHome] = await tempDirs(t, 'served', 'dest', 'shome', 'chome');
   await writeTree(served, sampleTree());
   const server = await startServeProcess(t, serverHome, served);
   assert.match(server.fingerprint, /^[0-9a-f]{64}$/);
@@ -46,7 +46,7 @@ test('serve + connect --once --accept-first --json: identical trees, one JSON li
 });
 
 test('an unpinned server is refused without --accept-first, and nothing is written', async (t) => {
-  const [served, dest, serverHome, clientHome] = await Promise.all(['served', 'dest', 'shome', 'chome'].map((p) => tempDir(t, p)));
+  const [served, dest, serverHome, clientHome] = await tempDirs(t, 'served', 'dest', 'shome', 'chome');
   await writeTree(served, { 'a.txt': 'a' });
   const server = await startServeProcess(t, serverHome, served);
   const run = await runCli(['connect', server.address, dest, '--once'], { home: clientHome });
@@ -55,7 +55,7 @@ test('an unpinned server is refused without --accept-first, and nothing is writt
 });
 
 test('a new identity on a pinned address is refused with both fingerprints; the destination is unchanged', async (t) => {
-  const [served, dest, homeA, homeB, clientHome] = await Promise.all(['served', 'dest', 'ha', 'hb', 'ch'].map((p) => tempDir(t, p)));
+  const [served, dest, homeA, homeB, clientHome] = await tempDirs(t, 'served', 'dest', 'ha', 'hb', 'ch');
   await writeTree(served, { 'a.txt': 'version 1' });
   const a = await startServeProcess(t, homeA, served);
   assert.equal((await runCli(['connect', a.address, dest, '--accept-first', '--once'], { home: clientHome })).code, 0);
@@ -71,7 +71,7 @@ test('a new identity on a pinned address is refused with both fingerprints; the 
 });
 
 test('--fingerprint: the right value connects and pins, a wrong one is refused', async (t) => {
-  const [served, dest, serverHome, c1, c2] = await Promise.all(['served', 'dest', 'sh', 'c1', 'c2'].map((p) => tempDir(t, p)));
+  const [served, dest, serverHome, c1, c2] = await tempDirs(t, 'served', 'dest', 'sh', 'c1', 'c2');
   await writeTree(served, { 'a.txt': 'a' });
   const server = await startServeProcess(t, serverHome, served);
   const wrong = 'f'.repeat(64);
@@ -122,7 +122,7 @@ test('nothing listening: "no response from HOST:PORT" within about 10 s', async 
 });
 
 test('--file on serve and on connect syncs just that file', async (t) => {
-  const [served, d1, d2, sh, ch] = await Promise.all(['served', 'd1', 'd2', 'sh', 'ch'].map((p) => tempDir(t, p)));
+  const [served, d1, d2, sh, ch] = await tempDirs(t, 'served', 'd1', 'd2', 'sh', 'ch');
   await writeTree(served, sampleTree());
   const whole = await startServeProcess(t, sh, served);
   const run = await runCli(['connect', whole.address, d1, '--accept-first', '--once', '--file', 'a/b/c/deep.txt'], { home: ch });
@@ -138,7 +138,7 @@ test('--file on serve and on connect syncs just that file', async (t) => {
 });
 
 test('throughput sanity: a 64 MiB file over QUIC (reports MB/s)', async (t) => {
-  const [served, dest, sh, ch] = await Promise.all(['served', 'dest', 'sh', 'ch'].map((p) => tempDir(t, p)));
+  const [served, dest, sh, ch] = await tempDirs(t, 'served', 'dest', 'sh', 'ch');
   await mkdir(served, { recursive: true });
   await writeFile(join(served, 'big.bin'), seededBytes('throughput', 64 * CHUNK_SIZE));
   const server = await startServeProcess(t, sh, served);

@@ -1,9 +1,9 @@
-import type { PassResult } from '../engine/pull.js';
+import type { PassSummary } from '@leafsync/shared';
 
 const MB = 1024 * 1024;
 
 /** One human line per pass, with the numbers a person checks: what changed, what travelled, how fast. */
-export function describePass(r: PassResult): string {
+export function describePass(r: PassSummary): string {
   const seconds = r.elapsedMs / 1000;
   const speed = seconds > 0 ? r.bytesFetched / MB / seconds : 0;
   const moved = r.bytesFetched > 0 ? `, ${(r.bytesFetched / MB).toFixed(1)} MiB in ${r.chunksFetched} chunks at ${speed.toFixed(1)} MiB/s` : '';

@@ -1,5 +1,7 @@
-import { chmod, mkdir, utimes } from 'node:fs/promises';
+import { chmod, mkdir, rmdir, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import pLimit from 'p-limit';
+import type { FileFailure, PassSummary } from '@leafsync/shared';
 import type { FileSummary, RelPath, RemoteFolder, ScannedEntry } from './types.js';
 import { chunkCount, hashChunk } from './chunking.js';
 import { bytesEqual, merkleRoot } from './merkle.js';
@@ -7,7 +9,7 @@ import { chunksToFetch } from './chunk-diff.js';
 import { resolveInside, validateRelPath } from './safe-path.js';
 import { isInternalPath } from './internal-names.js';
 import { scanFolder } from './scanner.js';
-import { StagingFile, utimesSeconds } from './staging-file.js';
+import { STAGING_DIR, StagingFile, utimesSeconds } from './staging-file.js';
 import { LocalFolderSource } from './folder-source.js';
 import { EngineError, NotFoundError, InternalPathError } from './errors.js';
 
@@ -30,24 +32,6 @@ export type PullEvent =
   | { kind: 'chunk'; path: RelPath; bytes: number }
   | { kind: 'file-done'; path: RelPath }
   | { kind: 'file-error'; path: RelPath; message: string };
-
-export interface FileFailure {
-  path: RelPath;
-  code: string;
-  message: string;
-}
-
-export interface PassResult {
-  /** Regular files on the remote side (directories not counted). */
-  files: number;
-  /** Files whose content was replaced or created. */
-  filesChanged: number;
-  chunksFetched: number;
-  bytesFetched: number;
-  elapsedMs: number;
-  /** Files that could not be synced this pass; each one's local copy was left as it was. */
-  failures: FileFailure[];
-}
 
 /** A chunk whose bytes do not hash to what the server announced. */
 export class ChunkHashMismatchError extends EngineError {
@@ -81,11 +65,11 @@ const FILES_IN_FLIGHT = 16;
  * differ. Each file lands through a verified staging file and an atomic rename, so any failure
  * leaves that file's previous version in place; failures are reported per file, not thrown.
  */
-export async function pullPass(remote: RemoteFolder, localRoot: string, opts: PullOptions = {}): Promise<PassResult> {
+export async function pullPass(remote: RemoteFolder, localRoot: string, opts: PullOptions = {}): Promise<PassSummary> {
   const started = performance.now();
   const local = opts.local ?? new LocalFolderSource(localRoot, opts.only === undefined ? {} : { only: opts.only });
   const emit = opts.onEvent ?? (() => {});
-  const result: PassResult = { files: 0, filesChanged: 0, chunksFetched: 0, bytesFetched: 0, elapsedMs: 0, failures: [] };
+  const result: PassSummary = { files: 0, filesChanged: 0, chunksFetched: 0, bytesFetched: 0, elapsedMs: 0, failures: [] };
   const fail = (path: RelPath, err: unknown) => {
     const failure = toFailure(path, err);
     result.failures.push(failure);
@@ -134,6 +118,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
       }),
     ),
   );
+  await removeIfEmpty(join(localRoot, STAGING_DIR));
   result.elapsedMs = Math.round(performance.now() - started);
   return result;
 
@@ -182,6 +167,13 @@ async function scanLocal(localRoot: string, only: RelPath | undefined): Promise<
     if (err instanceof NotFoundError) return new Map();
     throw err;
   }
+}
+
+/** The staging folder is ours; leave no empty trace of it in the user's folder. */
+async function removeIfEmpty(dir: string): Promise<void> {
+  await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT' && err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+  });
 }
 
 async function matchMetadata(dest: string, existing: ScannedEntry, file: FileSummary): Promise<void> {

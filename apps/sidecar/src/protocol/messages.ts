@@ -48,7 +48,7 @@ export type ErrorMessage = z.infer<typeof errorMessage>;
 export const welcome = z.object({ t: z.literal('welcome'), v: count, file: wirePath.optional() });
 export const summaryHead = z.object({ t: z.literal('summary-head'), root: hash, count: count.max(MAX_ENTRIES) });
 export const entriesBatch = z.object({ t: z.literal('entries'), entries: z.array(wireEntry).max(ENTRIES_PER_BATCH) });
-export const hashesHead = z.object({ t: z.literal('hashes-head'), size: count.max(MAX_FILE_SIZE), count: count });
+export const hashesHead = z.object({ t: z.literal('hashes-head'), count: count.max(Math.ceil(MAX_FILE_SIZE / CHUNK_SIZE)) });
 export const hashBatch = z.object({
   t: z.literal('hash-batch'),
   hashes: z.instanceof(Uint8Array).refine((b) => b.length % HASH_BYTES === 0 && b.length <= HASHES_PER_BATCH * HASH_BYTES),

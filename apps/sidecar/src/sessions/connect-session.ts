@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalFolderSource } from '../engine/folder-source.js';
-import { pullPass, type PassResult, type PullEvent } from '../engine/pull.js';
+import type { PassSummary } from '@leafsync/shared';
+import { pullPass, type PullEvent } from '../engine/pull.js';
 import type { RelPath } from '../engine/types.js';
 import { QuicRemoteFolder } from '../protocol/client-session.js';
 import { connectPinned, type TrustPolicy } from '../transport/pinned-connect.js';
@@ -26,7 +27,7 @@ export interface ConnectHooks {
   intervalMs?: number;
   signal?: AbortSignal;
   onConnected?: (info: { address: string; fingerprint: string; newlyPinned: boolean }) => void;
-  onPass?: (result: PassResult) => void;
+  onPass?: (result: PassSummary) => void;
   onEvent?: (event: PullEvent) => void;
   onNotice?: (line: string) => void;
 }
@@ -42,10 +43,10 @@ function isFatal(err: unknown): boolean {
  * interval until the signal aborts. Lost connections are retried with backoff; trust
  * failures are never retried.
  */
-export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {}): Promise<PassResult | undefined> {
+export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {}): Promise<PassSummary | undefined> {
   const folder = await destinationFolder(opts.folder);
   const local = new LocalFolderSource(folder, opts.file === undefined ? {} : { only: opts.file });
-  let last: PassResult | undefined;
+  let last: PassSummary | undefined;
   let backoffMs = 1000;
   while (!hooks.signal?.aborted) {
     let pinned;

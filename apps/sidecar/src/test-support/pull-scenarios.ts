@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { stat, truncate, readFile, open, utimes } from 'node:fs/promises';
+import { stat, truncate, readFile, readdir, open, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_SIZE } from '../engine/chunking.js';
 import { pullPass, type PullOptions } from '../engine/pull.js';
@@ -37,6 +37,7 @@ export function definePullScenarios(label: string, remoteFor: RemoteFactory): vo
     const remote = await remoteFor(t, served);
     const first = await pull(remote, dest);
     assert.deepEqual(await hashTree(dest), await hashTree(served));
+    assert.deepEqual(await readdir(dest).then((names) => names.filter((n) => n.startsWith('.leafsync'))), [], 'no staging left behind');
     assert.equal(first.files, 5);
     assert.equal(first.filesChanged, 5);
     assert.equal(first.chunksFetched, 6 + 1 + 1 + 0 + 1);

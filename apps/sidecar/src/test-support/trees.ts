@@ -51,3 +51,8 @@ export async function tempDir(t: { after(fn: () => Promise<void>): void }, prefi
   t.after(() => rm(path, { recursive: true, force: true }));
   return path;
 }
+
+/** Several temp folders at once, typed as a tuple so destructuring needs no checks. */
+export async function tempDirs<const N extends readonly string[]>(t: { after(fn: () => Promise<void>): void }, ...names: N): Promise<{ -readonly [K in keyof N]: string }> {
+  return (await Promise.all(names.map((n) => tempDir(t, n)))) as { -readonly [K in keyof N]: string };
+}
