@@ -122,3 +122,21 @@ export class SizeMismatchError extends EngineError {
     super(path, `Size mismatch for ${path}: expected ${expected} bytes, got ${actual}`);
   }
 }
+
+/** `.leafsyncignore` exists but could not be read; syncing without it could leak or delete what it excludes. */
+export class IgnoreRulesError extends EngineError {
+  readonly code = 'IGNORE_RULES_UNREADABLE';
+
+  constructor(path: string, detail: string, options?: { cause?: unknown }) {
+    super(path, `Cannot read ignore rules ${path}: ${detail}; fix or remove the file and retry`, options);
+  }
+}
+
+/** The path is excluded by `.leafsyncignore`, so it is neither served nor synced. */
+export class IgnoredPathError extends EngineError {
+  readonly code = 'IGNORED_PATH';
+
+  constructor(path: string) {
+    super(path, `Path is excluded by .leafsyncignore (never synced): ${path}`);
+  }
+}

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
+import { IgnoredPathError, InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
+import { ignoreMatcherFromText, type IgnoreMatcher } from './ignore-rules.js';
 import { scanFolder, scanFolderOnDisk, scanFolderWithWarnings, type ScanWarning } from './scanner.js';
 import type { ScannedEntry } from './types.js';
 
@@ -141,5 +142,35 @@ describe('scanFolder', () => {
 
   it('a missing root is a typed NotFoundError', async () => {
     await assert.rejects(scanFolder(join(base, 'nope')), NotFoundError);
+  });
+
+  it('ignore: skips excluded entries and never descends into excluded directories', async () => {
+    const r = join(base, 'ign');
+    await mkdir(join(r, 'build/sub'), { recursive: true });
+    await mkdir(join(r, 'src/build'), { recursive: true });
+    await writeFile(join(r, 'build/sub/out.o'), 'x');
+    await writeFile(join(r, 'src/build/gen.c'), 'x');
+    await writeFile(join(r, 'src/main.c'), 'x');
+    await writeFile(join(r, 'src/debug.log'), 'x');
+    await writeFile(join(r, 'keep.log'), 'x');
+    await writeFile(join(r, '.leafsyncignore'), '*.log\n!keep.log\nbuild/\n');
+    const rules = ignoreMatcherFromText('*.log\n!keep.log\nbuild/\n');
+    const asked: string[] = [];
+    const ignore: IgnoreMatcher = (rel, isDir) => {
+      asked.push(rel);
+      return rules(rel, isDir);
+    };
+    const { entries, warnings } = await scanFolderWithWarnings(r, { ignore });
+    assert.deepEqual(entries.map((e) => `${e.type}:${e.path}`), ['file:.leafsyncignore', 'file:keep.log', 'dir:src', 'file:src/main.c']);
+    assert.deepEqual(warnings, []);
+    // Pruned, not filtered: nothing below an excluded directory was even looked at.
+    assert.ok(!asked.some((p) => p.startsWith('build/') || p.startsWith('src/build/')), asked.join(', '));
+    assert.deepEqual((await scanFolderOnDisk(r, { ignore })).map((e) => e.path), entries.map((e) => e.path));
+  });
+
+  it('ignore with only: an excluded file is refused by name with a typed error', async () => {
+    const ignore = ignoreMatcherFromText('*.txt\n');
+    await assert.rejects(scanFolder(root, { only: 'a/top.txt', ignore }), IgnoredPathError);
+    assert.equal((await scanFolder(root, { only: 'empty.bin', ignore }))[0]?.path, 'empty.bin');
   });
 });

@@ -1,7 +1,8 @@
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
+import { IgnoredPathError, InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
+import type { IgnoreMatcher } from './ignore-rules.js';
 import { isInternalPath } from './internal-names.js';
 import { resolveInside, validateRelPath } from './safe-path.js';
 import type { RelPath, ScannedEntry } from './types.js';
@@ -27,6 +28,8 @@ export interface ScanOptions {
   only?: RelPath;
   /** Receives each skipped subdirectory or unsyncable name; without it they are dropped silently. */
   onWarning?: (warning: ScanWarning) => void;
+  /** Excluded entries are left out and excluded directories are not descended into. */
+  ignore?: IgnoreMatcher;
 }
 
 /**
@@ -41,7 +44,7 @@ export async function scanFolder(rootAbs: string, opts?: ScanOptions): Promise<S
 /** scanFolder collecting warnings into the result instead of a callback. */
 export async function scanFolderWithWarnings(
   rootAbs: string,
-  opts?: { only?: RelPath },
+  opts?: { only?: RelPath; ignore?: IgnoreMatcher },
 ): Promise<{ entries: ScannedEntry[]; warnings: ScanWarning[] }> {
   const warnings: ScanWarning[] = [];
   const entries = await scanFolderOnDisk(rootAbs, { ...opts, onWarning: (w) => warnings.push(w) });
@@ -50,14 +53,15 @@ export async function scanFolderWithWarnings(
 
 /** scanFolder keeping each entry's on-disk relative path (used by the read side). */
 export async function scanFolderOnDisk(rootAbs: string, opts?: ScanOptions): Promise<ScannedEntryOnDisk[]> {
-  if (opts?.only !== undefined) return [await scanOne(rootAbs, opts.only)];
+  const ignored = opts?.ignore ?? (() => false);
+  if (opts?.only !== undefined) return [await scanOne(rootAbs, opts.only, ignored)];
   const rootStat = await lstatOrNull(rootAbs);
   // The root may itself be a symlink the user chose; only what is inside is never followed.
   if (rootStat === null) throw new NotFoundError(rootAbs, 'Folder');
   const warn = opts?.onWarning ?? (() => {});
   const out: ScannedEntryOnDisk[] = [];
   const seen = new Set<string>();
-  await walk(rootAbs, '', '', out, seen, warn, true);
+  await walk(rootAbs, '', '', out, seen, warn, ignored, true);
   const keyed = out.map((e) => ({ e, key: Buffer.from(e.path, 'utf8') }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   return keyed.map((k) => k.e);
@@ -70,6 +74,7 @@ async function walk(
   out: ScannedEntryOnDisk[],
   seen: Set<string>,
   warn: (w: ScanWarning) => void,
+  ignored: IgnoreMatcher,
   isRoot: boolean,
 ): Promise<void> {
   let dirents: Dirent[];
@@ -101,20 +106,25 @@ async function walk(
     const st = await lstatOrNull(join(rootAbs, diskPath));
     if (st === null) continue;
     if (st.isFile()) {
+      if (ignored(rel, false)) continue;
       seen.add(rel);
       out.push(toEntry(rel, diskPath, st, 'file'));
     } else if (st.isDirectory()) {
+      // Not descending matters as much as not listing: an ignored node_modules can be huge.
+      if (ignored(rel, true)) continue;
       seen.add(rel);
       out.push(toEntry(rel, diskPath, st, 'dir'));
-      await walk(rootAbs, rel, diskPath, out, seen, warn, false);
+      await walk(rootAbs, rel, diskPath, out, seen, warn, ignored, false);
     }
     // Symlinks, sockets, FIFOs and devices are never synced.
   }
 }
 
-async function scanOne(rootAbs: string, only: RelPath): Promise<ScannedEntryOnDisk> {
+async function scanOne(rootAbs: string, only: RelPath, ignored: IgnoreMatcher): Promise<ScannedEntryOnDisk> {
   const rel = validateRelPath(only);
   if (isInternalPath(rel)) throw new InternalPathError(rel);
+  // Asking for an excluded file by name must not be a way around the rules.
+  if (ignored(rel, false)) throw new IgnoredPathError(rel);
   const abs = await resolveInside(rootAbs, rel);
   const st = await lstatOrNull(abs);
   if (st === null) throw new NotFoundError(rel);
