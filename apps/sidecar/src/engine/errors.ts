@@ -140,3 +140,12 @@ export class IgnoredPathError extends EngineError {
     super(path, `Path is excluded by .leafsyncignore (never synced): ${path}`);
   }
 }
+
+/** A file could not be moved to `.leafsync_trash`; it was left where it was. */
+export class TrashError extends EngineError {
+  readonly code = 'TRASH_FAILED';
+
+  constructor(path: string, detail: string) {
+    super(path, `Could not move ${path} to the trash (it was left in place): ${detail}`);
+  }
+}
