@@ -2,27 +2,42 @@ import { chmod, mkdir, rmdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { FileFailure, PassSummary } from '@leafsync/shared';
-import type { FileSummary, RelPath, RemoteFolder, ScannedEntry } from './types.js';
-import { chunkCount, hashChunk } from './chunking.js';
-import { bytesEqual, merkleRoot } from './merkle.js';
-import { chunksToFetch } from './chunk-diff.js';
+import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
+import { chunkCount } from './chunking.js';
+import { bytesEqual, folderRoot, merkleRoot } from './merkle.js';
 import { resolveInside, validateRelPath } from './safe-path.js';
 import { isInternalPath } from './internal-names.js';
-import { scanFolder } from './scanner.js';
-import { STAGING_DIR, StagingFile, utimesSeconds } from './staging-file.js';
+import { STAGING_DIR, utimesSeconds } from './staging-file.js';
 import { LocalFolderSource } from './folder-source.js';
-import { EngineError, NotFoundError, InternalPathError } from './errors.js';
+import { transferFile, type TransferContext } from './file-transfer.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { EngineError, InternalPathError, NotFoundError } from './errors.js';
+
+export { ChunkHashMismatchError } from './file-transfer.js';
+
+/** What a pass remembers for the next one, so an unchanged folder costs one round trip. */
+export interface PullState {
+  /** The server's folder root after the last pass that left nothing failed. */
+  remoteRoot?: Uint8Array;
+  /** The local folder root right after that pass. */
+  localRoot?: Uint8Array;
+  files?: number;
+}
 
 export interface PullOptions {
   /** Sync just this file of the remote folder. */
   only?: RelPath;
-  /** Chunk requests in flight at once, across all files. */
+  /** Chunk requests in flight at once, across all files (1–64). */
   streams?: number;
   /**
    * The local folder's read side. Passing the same instance to every pass keeps its hash cache,
    * so files that did not change are not re-hashed.
    */
   local?: LocalFolderSource;
+  limiter?: RateLimiter;
+  /** Carried from pass to pass by the caller; updated in place. */
+  state?: PullState;
+  signal?: AbortSignal;
   onEvent?: (event: PullEvent) => void;
 }
 
@@ -32,14 +47,6 @@ export type PullEvent =
   | { kind: 'chunk'; path: RelPath; bytes: number }
   | { kind: 'file-done'; path: RelPath }
   | { kind: 'file-error'; path: RelPath; message: string };
-
-/** A chunk whose bytes do not hash to what the server announced. */
-export class ChunkHashMismatchError extends EngineError {
-  readonly code = 'CHUNK_HASH_MISMATCH';
-  constructor(path: string, index: number) {
-    super(path, `chunk ${index} of ${path} did not match its hash (corrupted in transit or the file changed on the server); nothing was replaced`);
-  }
-}
 
 /** The server's file changed between its summary and its chunk hashes: try again next pass. */
 export class RemoteChangedError extends EngineError {
@@ -68,15 +75,27 @@ const FILES_IN_FLIGHT = 16;
 export async function pullPass(remote: RemoteFolder, localRoot: string, opts: PullOptions = {}): Promise<PassSummary> {
   const started = performance.now();
   const local = opts.local ?? new LocalFolderSource(localRoot, opts.only === undefined ? {} : { only: opts.only });
+  const state = opts.state ?? {};
   const emit = opts.onEvent ?? (() => {});
   const result: PassSummary = { files: 0, filesChanged: 0, chunksFetched: 0, bytesFetched: 0, elapsedMs: 0, failures: [] };
+  const finish = () => {
+    result.elapsedMs = Math.round(performance.now() - started);
+    return result;
+  };
   const fail = (path: RelPath, err: unknown) => {
     const failure = toFailure(path, err);
     result.failures.push(failure);
     emit({ kind: 'file-error', path, message: failure.message });
   };
 
-  const summary = await remote.summary();
+  const localBefore = await localSummary(local);
+  const unchangedHere = state.localRoot !== undefined && bytesEqual(state.localRoot, localBefore.root);
+  const summary = await remote.summary(unchangedHere && state.remoteRoot ? { knownRoot: state.remoteRoot } : {});
+  if (summary.unchanged) {
+    result.files = state.files ?? 0;
+    return finish();
+  }
+
   const entries: FileSummary[] = [];
   for (const entry of summary.entries) {
     try {
@@ -91,8 +110,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   const files = entries.filter((e) => e.type === 'file');
   result.files = files.length;
   emit({ kind: 'summary', files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) });
-
-  const localEntries = await scanLocal(localRoot, opts.only);
+  const localEntries = new Map(localBefore.entries.map((e) => [e.path, e]));
 
   for (const dir of entries.filter((e) => e.type === 'dir')) {
     try {
@@ -104,67 +122,72 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     }
   }
 
-  const requests = pLimit(clampStreams(opts.streams));
+  const streams = clampStreams(opts.streams);
+  const ctx = (path: RelPath): TransferContext => ({
+    remote,
+    localRoot,
+    requests,
+    streams,
+    ...(opts.limiter && { limiter: opts.limiter }),
+    ...(opts.signal && { signal: opts.signal }),
+    onChunk: (bytes) => emit({ kind: 'chunk', path, bytes }),
+  });
+  const requests = pLimit(streams);
   const fileSlots = pLimit(FILES_IN_FLIGHT);
   await Promise.all(
     files.map((file) =>
       fileSlots(async () => {
+        if (opts.signal?.aborted) return;
         try {
-          const changed = await pullFile(file);
-          if (changed) result.filesChanged++;
+          if (await pullFile(file)) result.filesChanged++;
         } catch (err) {
+          if (opts.signal?.aborted) return;
           fail(file.path, err);
         }
       }),
     ),
   );
   await removeIfEmpty(join(localRoot, STAGING_DIR));
-  result.elapsedMs = Math.round(performance.now() - started);
-  return result;
+  opts.signal?.throwIfAborted();
+
+  if (result.failures.length === 0) {
+    state.remoteRoot = summary.root;
+    state.localRoot = (await localSummary(local)).root;
+    state.files = result.files;
+  } else {
+    delete state.remoteRoot;
+  }
+  return finish();
 
   /** Returns true if the file's content was (re)written. */
   async function pullFile(file: FileSummary): Promise<boolean> {
     const dest = await resolveInside(localRoot, file.path);
     const existing = localEntries.get(file.path);
     if (existing && existing.type !== 'file') throw new TypeConflictError(file.path, 'file', 'folder');
-    const localHashes = existing ? await local.chunkHashes(file.path) : [];
-    if (existing && existing.size === file.size && bytesEqual(merkleRoot(localHashes), file.root)) {
+    if (existing && existing.size === file.size && bytesEqual(existing.root, file.root)) {
       await matchMetadata(dest, existing, file);
       return false;
     }
-
     const remoteHashes = await remote.chunkHashes(file.path);
     if (remoteHashes.length !== chunkCount(file.size) || !bytesEqual(merkleRoot(remoteHashes), file.root)) {
       throw new RemoteChangedError(file.path);
     }
-    const wanted = chunksToFetch(remoteHashes, localHashes);
-    emit({ kind: 'file-start', path: file.path, size: file.size, chunks: wanted.length });
-    const staging = await StagingFile.open(localRoot, file.path, { size: file.size, ...(existing && { seedFrom: dest }) });
-    await Promise.all(
-      batches(wanted, clampStreams(opts.streams)).map((batch) =>
-        requests(() =>
-          remote.fetchChunks(file.path, batch, async (index, data) => {
-            if (!bytesEqual(hashChunk(data), remoteHashes[index]!)) throw new ChunkHashMismatchError(file.path, index);
-            await staging.writeChunk(index, data);
-            result.chunksFetched++;
-            result.bytesFetched += data.length;
-            emit({ kind: 'chunk', path: file.path, bytes: data.length });
-          }),
-        ),
-      ),
-    );
-    await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode });
+    const localHashes = existing ? await local.chunkHashes(file.path) : undefined;
+    emit({ kind: 'file-start', path: file.path, size: file.size, chunks: remoteHashes.length });
+    const stats = await transferFile(ctx(file.path), file, dest, remoteHashes, localHashes && { abs: dest, hashes: localHashes });
+    result.chunksFetched += stats.chunksFetched;
+    result.bytesFetched += stats.bytesFetched;
     emit({ kind: 'file-done', path: file.path });
     return true;
   }
 }
 
-async function scanLocal(localRoot: string, only: RelPath | undefined): Promise<Map<RelPath, ScannedEntry>> {
+/** The local side as a summary; a single-file session whose file does not exist yet is an empty folder. */
+async function localSummary(local: LocalFolderSource): Promise<FolderSummary> {
   try {
-    const scanned = await scanFolder(localRoot, only === undefined ? {} : { only });
-    return new Map(scanned.map((e) => [e.path, e]));
+    return await local.summary();
   } catch (err) {
-    if (err instanceof NotFoundError) return new Map();
+    if (err instanceof NotFoundError) return { root: folderRoot([]), entries: [] };
     throw err;
   }
 }
@@ -176,21 +199,13 @@ async function removeIfEmpty(dir: string): Promise<void> {
   });
 }
 
-async function matchMetadata(dest: string, existing: ScannedEntry, file: FileSummary): Promise<void> {
+async function matchMetadata(dest: string, existing: FileSummary, file: FileSummary): Promise<void> {
   if (existing.mode !== file.mode && process.platform !== 'win32') await chmod(dest, file.mode);
   if (existing.mtimeMs !== file.mtimeMs) await utimes(dest, utimesSeconds(file.mtimeMs), utimesSeconds(file.mtimeMs));
 }
 
 function clampStreams(streams: number | undefined): number {
   return Math.min(64, Math.max(1, Math.floor(streams ?? DEFAULT_STREAMS)));
-}
-
-/** Splits indices into about `parts` contiguous runs, each small enough that parallel streams share the file. */
-function batches(indices: number[], parts: number): number[][] {
-  const size = Math.max(1, Math.min(64, Math.ceil(indices.length / parts)));
-  const out: number[][] = [];
-  for (let at = 0; at < indices.length; at += size) out.push(indices.slice(at, at + size));
-  return out;
 }
 
 function toFailure(path: RelPath, err: unknown): FileFailure {
@@ -201,4 +216,3 @@ function toFailure(path: RelPath, err: unknown): FileFailure {
     message: typeof e.message === 'string' ? e.message : String(err),
   };
 }
-

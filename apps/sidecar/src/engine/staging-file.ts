@@ -7,6 +7,7 @@ import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.
 import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError, SizeMismatchError } from './errors.js';
 import { bytesEqual, merkleRoot } from './merkle.js';
 import type { RelPath } from './types.js';
+import { fsyncDirectory } from '../fs/atomic-file.js';
 
 /** Staging lives inside the synced folder so the final rename stays on one filesystem (atomic). */
 export const STAGING_DIR = '.leafsync_tmp';
@@ -93,6 +94,31 @@ export class StagingFile {
     }
   }
 
+  /** Reads back chunk `index` as it is on disk (to re-verify a resumed chunk before trusting it). */
+  async readChunk(index: number): Promise<Uint8Array> {
+    const fh = this.handle();
+    const count = chunkCount(this.size);
+    if (!Number.isInteger(index) || index < 0 || index >= count) throw new ChunkOutOfRangeError(this.rel, index, count);
+    const data = Buffer.allocUnsafe(chunkLength(this.size, index));
+    let read = 0;
+    while (read < data.length) {
+      const { bytesRead } = await fh.read(data, read, data.length - read, index * CHUNK_SIZE + read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    return read === data.length ? data : data.subarray(0, read);
+  }
+
+  /** Closes without deleting: the bytes stay for a later resume (with their bitmap). */
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh !== undefined) {
+      await fh.datasync();
+      await fh.close();
+    }
+  }
+
   /**
    * Verifies and publishes the staged file. The root is recomputed from the bytes on disk, not
    * from what was written, so a torn write or a bad seed cannot slip through. On a mismatch the
@@ -116,7 +142,7 @@ export class StagingFile {
     this.fh = undefined;
     await mkdir(dirname(destAbs), { recursive: true });
     await rename(this.tempPath, destAbs);
-    await fsyncDir(dirname(destAbs));
+    await fsyncDirectory(dirname(destAbs));
   }
 
   /** Closes and deletes the staging file (a cancelled or superseded transfer). */
@@ -141,17 +167,6 @@ export class StagingFile {
  */
 export function utimesSeconds(mtimeMs: number): number {
   return (Math.floor(mtimeMs) + 0.5) / 1000;
-}
-
-/** Makes the rename itself durable. Windows cannot open directories for fsync, and does not need to. */
-async function fsyncDir(dirAbs: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const dh = await open(dirAbs, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -26,11 +26,18 @@ export interface FolderSummary {
   /** Root over every entry (see folderRoot); equal roots mean equal folders. */
   root: Uint8Array;
   entries: FileSummary[];
+  /** The folder's root equals the `knownRoot` the caller sent, so `entries` were not sent. */
+  unchanged?: boolean;
+}
+
+export interface SummaryRequest {
+  /** The root the caller last synced to; a remote that still has it may answer `unchanged`. */
+  knownRoot?: Uint8Array;
 }
 
 /** What the engine needs from the other side: implemented in memory by LocalFolderSource and over QUIC by the protocol client. */
 export interface RemoteFolder {
-  summary(): Promise<FolderSummary>;
+  summary(request?: SummaryRequest): Promise<FolderSummary>;
   chunkHashes(path: RelPath): Promise<Uint8Array[]>;
   /** Streams the requested chunks; onChunk is awaited before the next chunk is delivered (backpressure). */
   fetchChunks(path: RelPath, indices: number[], onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void>;

@@ -1,5 +1,5 @@
 import type { QuicConnection } from '../transport/types.js';
-import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from '../engine/types.js';
+import type { FileSummary, FolderSummary, RelPath, RemoteFolder, SummaryRequest } from '../engine/types.js';
 import { encodeFrame, readFrames } from './frame-codec.js';
 import {
   HASH_BYTES,
@@ -39,9 +39,18 @@ export class QuicRemoteFolder implements RemoteFolder {
     return new QuicRemoteFolder(conn, w.file, opts.only ?? w.file);
   }
 
-  async summary(): Promise<FolderSummary> {
-    const frames = await request(this.conn, { t: 'summary', ...(this.only !== undefined && { only: this.only }) });
+  async summary(req: SummaryRequest = {}): Promise<FolderSummary> {
+    const frames = await request(this.conn, {
+      t: 'summary',
+      ...(this.only !== undefined && { only: this.only }),
+      ...(req.knownRoot !== undefined && { known: req.knownRoot }),
+    });
     const head = expectMessage(summaryHead, await nextOrFail(frames, 'summary'), 'summary');
+    if (head.unchanged) {
+      if (req.knownRoot === undefined || head.count !== 0) throw new ProtocolError('server claimed an unchanged folder it was not asked about');
+      await drainEnd(frames);
+      return { root: head.root, entries: [], unchanged: true };
+    }
     const entries: FileSummary[] = [];
     while (entries.length < head.count) {
       const batch = expectMessage(entriesBatch, await nextOrFail(frames, 'summary'), 'summary batch');

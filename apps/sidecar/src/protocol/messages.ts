@@ -23,7 +23,9 @@ export const MAX_ENTRIES = 10_000_000;
 
 const wirePath = z.string().min(1).max(MAX_PATH_BYTES);
 const count = z.number().int().min(0);
-const hash = z.instanceof(Uint8Array).refine((b) => b.length === HASH_BYTES, 'a hash is 32 bytes');
+/** Byte strings from cbor-x; typed as plain Uint8Array so they flow into the engine's types unchanged. */
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a byte string');
+const hash = bytes.refine((b) => b.length === HASH_BYTES, 'a hash is 32 bytes');
 
 export const wireEntry = z.object({
   path: wirePath,
@@ -31,12 +33,12 @@ export const wireEntry = z.object({
   size: count.max(MAX_FILE_SIZE),
   mtimeMs: z.number().int(),
   mode: z.number().int().min(0).max(0o7777),
-  root: z.instanceof(Uint8Array).refine((b) => b.length === 0 || b.length === HASH_BYTES, 'a root is 32 bytes'),
+  root: bytes.refine((b) => b.length === 0 || b.length === HASH_BYTES, 'a root is 32 bytes'),
 });
 
 export const request = z.discriminatedUnion('t', [
   z.object({ t: z.literal('hello'), v: count, mode: z.enum(['pull', 'push']) }),
-  z.object({ t: z.literal('summary'), only: wirePath.optional() }),
+  z.object({ t: z.literal('summary'), only: wirePath.optional(), known: hash.optional() }),
   z.object({ t: z.literal('hashes'), path: wirePath }),
   z.object({ t: z.literal('chunks'), path: wirePath, indices: z.array(count).min(1).max(MAX_INDICES_PER_REQUEST) }),
 ]);
@@ -46,14 +48,14 @@ export const errorMessage = z.object({ t: z.literal('error'), code: z.string().m
 export type ErrorMessage = z.infer<typeof errorMessage>;
 
 export const welcome = z.object({ t: z.literal('welcome'), v: count, file: wirePath.optional() });
-export const summaryHead = z.object({ t: z.literal('summary-head'), root: hash, count: count.max(MAX_ENTRIES) });
+export const summaryHead = z.object({ t: z.literal('summary-head'), root: hash, count: count.max(MAX_ENTRIES), unchanged: z.boolean().optional() });
 export const entriesBatch = z.object({ t: z.literal('entries'), entries: z.array(wireEntry).max(ENTRIES_PER_BATCH) });
 export const hashesHead = z.object({ t: z.literal('hashes-head'), count: count.max(Math.ceil(MAX_FILE_SIZE / CHUNK_SIZE)) });
 export const hashBatch = z.object({
   t: z.literal('hash-batch'),
-  hashes: z.instanceof(Uint8Array).refine((b) => b.length % HASH_BYTES === 0 && b.length <= HASHES_PER_BATCH * HASH_BYTES),
+  hashes: bytes.refine((b) => b.length % HASH_BYTES === 0 && b.length <= HASHES_PER_BATCH * HASH_BYTES),
 });
-export const chunk = z.object({ t: z.literal('chunk'), i: count, data: z.instanceof(Uint8Array).refine((b) => b.length <= CHUNK_SIZE) });
+export const chunk = z.object({ t: z.literal('chunk'), i: count, data: bytes.refine((b) => b.length <= CHUNK_SIZE) });
 
 export type Welcome = z.infer<typeof welcome>;
 export type Chunk = z.infer<typeof chunk>;

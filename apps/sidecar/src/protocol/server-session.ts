@@ -1,6 +1,6 @@
 import type { QuicConnection, QuicStream } from '../transport/types.js';
 import type { FileSummary, RelPath, RemoteFolder } from '../engine/types.js';
-import { folderRoot } from '../engine/merkle.js';
+import { bytesEqual, folderRoot } from '../engine/merkle.js';
 import { encodeFrame, readFrames } from './frame-codec.js';
 import {
   ENTRIES_PER_BATCH,
@@ -85,6 +85,11 @@ async function answer(stream: QuicStream, req: Request, folder: ServedFolder, st
       const summary = await folder.source.summary();
       const entries = req.only === undefined ? summary.entries : summary.entries.filter((e) => e.path === req.only);
       const root = req.only === undefined ? summary.root : folderRoot(entries);
+      // The client already has this exact folder: one small answer instead of the whole listing.
+      if (req.known !== undefined && bytesEqual(req.known, root)) {
+        await send({ t: 'summary-head', root, count: 0, unchanged: true });
+        return;
+      }
       await send({ t: 'summary-head', root, count: entries.length });
       for (let at = 0; at < entries.length; at += ENTRIES_PER_BATCH) {
         await send({ t: 'entries', entries: entries.slice(at, at + ENTRIES_PER_BATCH).map(toWireEntry) });
