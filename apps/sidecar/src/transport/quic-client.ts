@@ -1,0 +1,107 @@
+/**
+ * QUIC client: one connected UDP socket per connection. Resolves once the
+ * handshake is complete; the caller then pins the server by fingerprint
+ * (peerCertificate()) before sending any application data.
+ */
+import { randomBytes } from 'node:crypto';
+import type dgram from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { quiche } from '@matrixai/quic/native/index.js';
+import { QuicConnectError, QuicSocketError } from './errors.js';
+import {
+  CID_LEN,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_DATAGRAM_SIZE,
+  buildQuicheConfig,
+  formatHostPort,
+} from './quic-config.js';
+import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
+import { createUdpSocket } from './quic-socket.js';
+import type { Identity, QuicConnection } from './types.js';
+
+export interface ConnectQuicOptions {
+  host: string;
+  port: number;
+  /** Our certificate, presented for mutual TLS. */
+  identity?: Identity;
+  handshakeTimeoutMs?: number;
+  maxDatagramSize?: number;
+}
+
+const NO_RESPONSE_HINT = 'is leafsync serving there, and can UDP reach it?';
+
+export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnection> {
+  const where = formatHostPort(opts.host, opts.port);
+  const timeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const maxDatagramSize = opts.maxDatagramSize ?? DEFAULT_MAX_DATAGRAM_SIZE;
+  let ip: string;
+  try {
+    ip = (await lookup(opts.host)).address;
+  } catch (cause) {
+    throw new QuicConnectError('QUIC_HANDSHAKE_FAILED', `cannot resolve ${opts.host}: ${(cause as Error).message}`, { cause });
+  }
+  const config = buildQuicheConfig({ identity: opts.identity, requestPeerCert: true, maxDatagramSize });
+  const socket = createUdpSocket(ip);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(opts.port, ip, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (cause) {
+    socket.close();
+    throw new QuicSocketError(`cannot open a UDP socket to ${where}: ${(cause as Error).message}`, { cause });
+  }
+  const a = socket.address();
+  const local = { host: a.address, port: a.port };
+  const remote = { host: ip, port: opts.port };
+  const scid = randomBytes(CID_LEN);
+  const qconn = quiche.Connection.connect(null, scid, local, remote, config);
+  const sink: DatagramSink = {
+    send: (buf, offset, length, done) => socket.send(buf, offset, length, done),
+  };
+
+  return new Promise<QuicConnection>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(err);
+    };
+    const owner: ConnectionOwner = {
+      onEstablished: (c) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(c);
+      },
+      onFinished: (c) => {
+        socket.close();
+        if (!settled) {
+          const why = c.describeFailure() ?? 'the connection closed during the handshake';
+          fail(new QuicConnectError('QUIC_HANDSHAKE_FAILED', `handshake with ${where} failed: ${why}`));
+        }
+      },
+    };
+    const conn = new QuicConnectionImpl({ conn: qconn, scid, local, remote, sink, owner, isServer: false, maxDatagramSize });
+    const timer = setTimeout(() => {
+      const heard = conn.heardFromPeer();
+      fail(
+        heard
+          ? new QuicConnectError('QUIC_HANDSHAKE_FAILED', `handshake with ${where} timed out after ${timeoutMs} ms`)
+          : new QuicConnectError('QUIC_NO_RESPONSE', `no response from ${where} (${NO_RESPONSE_HINT})`),
+      );
+      // Tell a half-open peer we are gone; a silent one just gets abandoned.
+      if (heard) conn.startClose(false, 0, 'handshake timeout');
+      else conn.abandon();
+    }, timeoutMs);
+    socket.on('message', (msg: Buffer) => conn.receive(msg, ip, opts.port));
+    // A connected UDP socket reports ICMP errors (e.g. port unreachable) as
+    // socket errors. They are hints, not proof: keep retrying until the timeout.
+    socket.on('error', () => undefined);
+    conn.scheduleFlush();
+  });
+}

@@ -1,0 +1,428 @@
+/**
+ * Drives one quiche connection: feeds received datagrams in, and once per
+ * event-loop turn moves stream data and flushes every pending datagram out.
+ * The hot path (receive + flush) allocates no promises or errors per datagram.
+ */
+import { quiche } from '@matrixai/quic/native/index.js';
+import type { Connection, ConnectionError, RecvInfo } from '@matrixai/quic/native/types.js';
+import { QuicConnectionClosedError, QuicStreamStateError } from './errors.js';
+import { AsyncQueue } from './quic-async-queue.js';
+import { KEEPALIVE_MS, formatHostPort } from './quic-config.js';
+import { QuicStreamImpl, type StreamHost } from './quic-stream.js';
+import type { HostPort, QuicConnection, QuicConnectionStats, QuicStream } from './types.js';
+
+/** Where a connection's datagrams go. `done` fires once the bytes are no longer referenced. */
+export interface DatagramSink {
+  send(buf: Buffer, offset: number, length: number, done?: () => void): void;
+}
+
+/** Hooks the owner (server or client) uses to follow the connection's life. */
+export interface ConnectionOwner {
+  onEstablished(conn: QuicConnectionImpl): void;
+  onFinished(conn: QuicConnectionImpl, error: Error | undefined): void;
+}
+
+/** How long close() waits for quiche to finish closing before resolving anyway. */
+const CLOSE_WAIT_MS = 1000;
+/** After this the connection is torn down even if quiche never reports closed. */
+const CLOSE_HARD_DEADLINE_MS = 5000;
+/** Datagrams per send batch buffer. */
+const BATCH_SLOTS = 64;
+const READ_SCRATCH_BYTES = 256 * 1024;
+
+/**
+ * A buffer carved into datagram-sized slots. It goes back to the pool once
+ * the socket reports its last datagram sent: a UDP socket completes sends in
+ * order, so the last completion covers every earlier slot.
+ */
+class SendBatch {
+  readonly buf: Buffer;
+  readonly slots: Buffer[];
+  used = 0;
+  readonly release: () => void;
+  constructor(slotSize: number, pool: SendBatch[]) {
+    this.buf = Buffer.allocUnsafe(slotSize * BATCH_SLOTS);
+    this.slots = [];
+    for (let i = 0; i < BATCH_SLOTS; i++) this.slots.push(this.buf.subarray(i * slotSize, (i + 1) * slotSize));
+    this.release = () => {
+      this.used = 0;
+      pool.push(this);
+    };
+  }
+}
+
+export class QuicConnectionImpl implements QuicConnection, StreamHost {
+  readonly conn: Connection;
+  readonly readScratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
+  readonly remote: HostPort;
+  readonly closed: Promise<{ error?: Error }>;
+  /** Our source connection ID (server routing key). */
+  readonly scid: Buffer;
+
+  private readonly sink: DatagramSink;
+  private readonly owner: ConnectionOwner;
+  private readonly isServer: boolean;
+  private readonly slotSize: number;
+  private recvInfo: RecvInfo;
+  private readonly local: HostPort;
+
+  private readonly streams = new Map<number, QuicStreamImpl>();
+  private readonly writers = new Set<QuicStreamImpl>();
+  private readonly incoming = new AsyncQueue<QuicStream>();
+  private readonly openWaiters: Array<{ resolve: (s: QuicStream) => void; reject: (e: Error) => void }> = [];
+  private nextLocalStreamId: number;
+  /** Peer-initiated stream IDs below this were surfaced or are in skippedPeerStreams (IDs are never reused). */
+  private nextPeerStreamId: number;
+  private readonly skippedPeerStreams = new Set<number>();
+
+  private readonly batchPool: SendBatch[] = [];
+  private flushScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private heardSinceKeepAlive = false;
+  private closeDeadline: NodeJS.Timeout | undefined;
+
+  private established = false;
+  private finished = false;
+  private closing = false;
+  private dead: Error | undefined;
+  private peerCert: Uint8Array | undefined;
+  private finalStats: QuicConnectionStats | undefined;
+  private resolveClosed!: (r: { error?: Error }) => void;
+
+  constructor(args: {
+    conn: Connection;
+    scid: Buffer;
+    local: HostPort;
+    remote: HostPort;
+    sink: DatagramSink;
+    owner: ConnectionOwner;
+    isServer: boolean;
+    maxDatagramSize: number;
+  }) {
+    this.conn = args.conn;
+    this.scid = args.scid;
+    this.local = args.local;
+    this.remote = args.remote;
+    this.sink = args.sink;
+    this.owner = args.owner;
+    this.isServer = args.isServer;
+    this.slotSize = args.maxDatagramSize;
+    this.recvInfo = { from: args.remote, to: args.local };
+    // Bidirectional stream IDs: client-initiated 0,4,8…; server-initiated 1,5,9…
+    this.nextLocalStreamId = this.isServer ? 1 : 0;
+    this.nextPeerStreamId = this.isServer ? 0 : 1;
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  // ---- datagram path (hot) ----
+
+  /** Feed one received datagram; the flush happens later this turn. */
+  receive(data: Buffer, fromHost: string, fromPort: number): void {
+    if (this.finished) return;
+    const from = this.recvInfo.from;
+    if (from.port !== fromPort || from.host !== fromHost) {
+      this.recvInfo = { from: { host: fromHost, port: fromPort }, to: this.local };
+    }
+    try {
+      this.conn.recv(data, this.recvInfo);
+    } catch {
+      // Undecryptable or invalid packets are dropped by quiche; fatal errors
+      // leave quiche closing, which the flush notices via isClosed().
+    }
+    this.heardSinceKeepAlive = true;
+    this.scheduleFlush();
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled || this.finished) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.finished) return;
+    const conn = this.conn;
+    if (!this.established && conn.isEstablished() && !conn.isClosed()) this.establish();
+    if (this.established && !this.dead && !conn.isDraining() && !conn.isClosed()) {
+      for (const id of conn.readable()) this.streamFor(id)?.pull();
+      if (this.writers.size > 0) {
+        for (const s of this.writers) if (!s.fill()) this.writers.delete(s);
+      }
+      if (this.openWaiters.length > 0) this.admitOpeners();
+    }
+    this.sendAll();
+    if (conn.isClosed()) {
+      this.finish();
+      return;
+    }
+    this.armTimer();
+  };
+
+  private sendAll(): void {
+    const conn = this.conn;
+    const size = this.slotSize;
+    let batch = this.takeBatch();
+    // Each datagram is handed to the socket one step late, so the batch's last
+    // datagram is known and alone carries the release callback.
+    let heldOffset = -1;
+    let heldLength = 0;
+    for (;;) {
+      if (batch.used === BATCH_SLOTS) {
+        this.sink.send(batch.buf, heldOffset, heldLength, batch.release);
+        heldOffset = -1;
+        batch = this.takeBatch();
+      }
+      let r: ReturnType<Connection['send']>;
+      try {
+        r = conn.send(batch.slots[batch.used] as Buffer);
+      } catch {
+        r = null; // quiche only fails here on internal errors, after which it is closing
+      }
+      if (r === null) break;
+      if (heldOffset >= 0) this.sink.send(batch.buf, heldOffset, heldLength);
+      heldOffset = batch.used * size;
+      heldLength = r[0];
+      batch.used++;
+    }
+    if (heldOffset >= 0) this.sink.send(batch.buf, heldOffset, heldLength, batch.release);
+    else this.batchPool.push(batch);
+  }
+
+  private takeBatch(): SendBatch {
+    return this.batchPool.pop() ?? new SendBatch(this.slotSize, this.batchPool);
+  }
+
+  private armTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    const t = this.conn.timeout();
+    this.timer = t === null ? undefined : setTimeout(this.onTimer, t);
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    if (this.finished) return;
+    this.conn.onTimeout();
+    this.flush();
+  };
+
+  // ---- lifecycle ----
+
+  private establish(): void {
+    this.established = true;
+    const chain = this.conn.peerCertChain();
+    this.peerCert = chain?.[0] ? new Uint8Array(chain[0]) : undefined;
+    this.keepAlive = setInterval(this.onKeepAlive, KEEPALIVE_MS / 2);
+    this.owner.onEstablished(this);
+  }
+
+  private readonly onKeepAlive = (): void => {
+    // Only ping after a silent interval, so busy connections pay nothing.
+    if (!this.heardSinceKeepAlive && !this.closing) {
+      this.conn.sendAckEliciting();
+      this.scheduleFlush();
+    }
+    this.heardSinceKeepAlive = false;
+  };
+
+  /** Close without waiting; used by owners for handshake timeouts and shutdown. */
+  startClose(isApp: boolean, code: number, reason: string): void {
+    if (this.finished) return;
+    if (!this.closing) {
+      this.closing = true;
+      this.dead ??= new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote.host, this.remote.port)} was closed locally`);
+      try {
+        this.conn.close(isApp, code, Buffer.from(reason));
+      } catch {
+        // "Done": quiche is already closing.
+      }
+      this.closeDeadline = setTimeout(() => this.finish(), CLOSE_HARD_DEADLINE_MS);
+      this.closeDeadline.unref();
+      this.failStreams(this.dead);
+    }
+    this.scheduleFlush();
+  }
+
+  /** Tear down immediately without telling the peer (nothing was ever established). */
+  abandon(): void {
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    if (this.closeDeadline) clearTimeout(this.closeDeadline);
+    this.timer = this.keepAlive = this.closeDeadline = undefined;
+    this.finalStats = this.readStats();
+    const error = this.closeError();
+    this.dead ??= error ?? new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote.host, this.remote.port)} closed`);
+    this.failStreams(this.dead);
+    this.incoming.end();
+    this.owner.onFinished(this, error);
+    this.resolveClosed(error ? { error } : {});
+  }
+
+  private failStreams(reason: Error): void {
+    for (const s of this.streams.values()) s.connectionClosed(reason);
+    this.streams.clear();
+    this.writers.clear();
+    for (const w of this.openWaiters.splice(0)) w.reject(reason);
+  }
+
+  /** Describe why quiche closed, or undefined for a clean close (code 0) from either side. */
+  private closeError(): Error | undefined {
+    const where = formatHostPort(this.remote.host, this.remote.port);
+    if (this.conn.isTimedOut()) {
+      return new QuicConnectionClosedError(`connection to ${where} timed out (no packets for the idle timeout)`);
+    }
+    const peer = this.conn.peerError();
+    // An application close sent while Handshake keys are still around is also
+    // sent as a transport APPLICATION_ERROR (12) with the code hidden (RFC 9000
+    // §10.2.3); quiche may process that copy first. Treat it as a clean close.
+    const hiddenAppClose = peer !== null && !peer.isApp && peer.errorCode === quiche.ConnectionErrorCode.ApplicationError;
+    if (peer && peer.errorCode !== 0 && !hiddenAppClose) return new QuicConnectionClosedError(`peer ${where} closed the connection: ${describe(peer)}`);
+    const local = this.conn.localError();
+    if (local && !(local.errorCode === 0)) return new QuicConnectionClosedError(`connection to ${where} failed: ${describe(local)}`);
+    if (!this.conn.isClosed()) return new QuicConnectionClosedError(`connection to ${where} was torn down before closing cleanly`);
+    return undefined;
+  }
+
+  // ---- streams ----
+
+  private streamFor(id: number): QuicStreamImpl | undefined {
+    const s = this.streams.get(id);
+    if (s) return s;
+    // Only peer-initiated bidirectional streams can appear unannounced.
+    const peerBit = this.isServer ? 0 : 1;
+    if ((id & 3) !== peerBit) return undefined;
+    if (id < this.nextPeerStreamId) {
+      // Either a stream we already finished with (ignore) or one whose data
+      // arrived after a later stream's (quiche opened it implicitly).
+      if (!this.skippedPeerStreams.delete(id)) return undefined;
+    } else {
+      for (let skipped = this.nextPeerStreamId; skipped < id; skipped += 4) this.skippedPeerStreams.add(skipped);
+      this.nextPeerStreamId = id + 4;
+    }
+    const stream = new QuicStreamImpl(this, id);
+    this.streams.set(id, stream);
+    this.incoming.push(stream);
+    return stream;
+  }
+
+  openStream(): Promise<QuicStream> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.openWaiters.length === 0 && this.conn.peerStreamsLeftBidi() > 0) return Promise.resolve(this.createLocalStream());
+    return new Promise((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+  }
+
+  private admitOpeners(): void {
+    while (this.openWaiters.length > 0 && this.conn.peerStreamsLeftBidi() > 0) {
+      const w = this.openWaiters.shift();
+      w?.resolve(this.createLocalStream());
+    }
+  }
+
+  private createLocalStream(): QuicStreamImpl {
+    const id = this.nextLocalStreamId;
+    this.nextLocalStreamId += 4;
+    const stream = new QuicStreamImpl(this, id);
+    // A zero-length send makes quiche create the stream now, so it counts
+    // against the peer's limit before the caller's first write.
+    try {
+      this.conn.streamSend(id, new Uint8Array(0), false);
+    } catch (e) {
+      throw new QuicStreamStateError(`could not open stream ${id}: ${(e as Error).message}`, { cause: e });
+    }
+    this.streams.set(id, stream);
+    return stream;
+  }
+
+  incomingStreams(): AsyncIterable<QuicStream> {
+    return this.incoming;
+  }
+
+  deadReason(): Error | undefined {
+    return this.dead;
+  }
+
+  sendNow(): void {
+    if (this.finished) return;
+    this.sendAll();
+    this.armTimer();
+  }
+
+  wantsWrite(stream: QuicStreamImpl): void {
+    this.writers.add(stream);
+    this.scheduleFlush();
+  }
+
+  streamFinished(stream: QuicStreamImpl): void {
+    this.streams.delete(stream.id);
+  }
+
+  // ---- public surface ----
+
+  peerCertificate(): Uint8Array | undefined {
+    return this.peerCert;
+  }
+
+  stats(): QuicConnectionStats {
+    return this.finalStats ?? this.readStats();
+  }
+
+  private readStats(): QuicConnectionStats {
+    const s = this.conn.stats();
+    return { sentBytes: s.sentBytes, recvBytes: s.recvBytes, lostPackets: s.lost };
+  }
+
+  async close(code = 0, reason = ''): Promise<void> {
+    this.startClose(true, code, reason);
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.closed, new Promise<void>((r) => (t = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(t);
+  }
+
+  get isEstablished(): boolean {
+    return this.established;
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** Whether quiche has seen any valid packet from the peer (used to tell "no response" from "failed"). */
+  heardFromPeer(): boolean {
+    return this.conn.stats().recv > 0;
+  }
+
+  describeFailure(): string | undefined {
+    const peer = this.conn.peerError();
+    if (peer) return `peer closed the connection: ${describe(peer)}`;
+    const local = this.conn.localError();
+    if (local) return describe(local);
+    return undefined;
+  }
+}
+
+const TLS_ALERTS: Record<number, string> = {
+  40: 'TLS handshake failure',
+  42: 'bad certificate',
+  43: 'unsupported certificate',
+  46: 'certificate unknown',
+  48: 'unknown CA',
+  116: 'certificate required',
+  120: 'no common application protocol (peer does not speak leafsync/1)',
+};
+
+function describe(e: ConnectionError): string {
+  const reason = e.reason.length > 0 ? ` "${Buffer.from(e.reason).toString('utf8')}"` : '';
+  if (e.isApp) return `application code ${e.errorCode}${reason}`;
+  if (e.errorCode >= quiche.CRYPTO_ERROR_START && e.errorCode <= quiche.CRYPTO_ERROR_STOP) {
+    const alert = e.errorCode - quiche.CRYPTO_ERROR_START;
+    return `${TLS_ALERTS[alert] ?? `TLS alert ${alert}`}${reason}`;
+  }
+  return `transport error ${e.errorCode}${reason}`;
+}

@@ -1,0 +1,180 @@
+/**
+ * QUIC server: one UDP socket, connections routed by destination connection ID.
+ */
+import { randomBytes } from 'node:crypto';
+import type dgram from 'node:dgram';
+import { quiche } from '@matrixai/quic/native/index.js';
+import type { Config, Header } from '@matrixai/quic/native/types.js';
+import { QuicSocketError } from './errors.js';
+import { CID_LEN, DEFAULT_MAX_DATAGRAM_SIZE, buildQuicheConfig } from './quic-config.js';
+import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
+import { createUdpSocket } from './quic-socket.js';
+import type { HostPort, Identity, QuicConnection } from './types.js';
+
+export interface QuicServerOptions {
+  host: string;
+  port: number;
+  identity: Identity;
+  /** Ask clients for their certificate (mutual TLS); read it with conn.peerCertificate(). */
+  requestClientCert?: boolean;
+  /** Called once per connection, after its handshake completed. */
+  onConnection: (conn: QuicConnection) => void;
+  maxDatagramSize?: number;
+}
+
+/** Application close code the server uses when shutting down. */
+const SHUTDOWN_CODE = 0;
+
+export class QuicServer implements ConnectionOwner {
+  readonly address: HostPort;
+  private readonly socket: dgram.Socket;
+  private readonly config: Config;
+  private readonly onConnection: (conn: QuicConnection) => void;
+  private readonly maxDatagramSize: number;
+  /** Keyed by hex connection ID: our SCID, plus the client's original DCID for its retransmitted Initials. */
+  private readonly byCid = new Map<string, QuicConnectionImpl>();
+  private readonly conns = new Set<QuicConnectionImpl>();
+  private readonly initialDcid = new Map<QuicConnectionImpl, string>();
+  /** Most recent short-header target: bulk transfers hit it almost every time, skipping the map. */
+  private lastConn: QuicConnectionImpl | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly versionBuf = Buffer.allocUnsafe(quiche.MAX_DATAGRAM_SIZE);
+
+  private constructor(socket: dgram.Socket, config: Config, opts: QuicServerOptions, maxDatagramSize: number) {
+    this.socket = socket;
+    this.config = config;
+    this.onConnection = opts.onConnection;
+    this.maxDatagramSize = maxDatagramSize;
+    const a = socket.address();
+    this.address = { host: a.address, port: a.port };
+  }
+
+  static async listen(opts: QuicServerOptions): Promise<QuicServer> {
+    const maxDatagramSize = opts.maxDatagramSize ?? DEFAULT_MAX_DATAGRAM_SIZE;
+    const config = buildQuicheConfig({
+      identity: opts.identity,
+      requestPeerCert: opts.requestClientCert ?? false,
+      maxDatagramSize,
+    });
+    const socket = createUdpSocket(opts.host);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: Error) => reject(new QuicSocketError(`cannot listen on UDP ${opts.host}:${opts.port}: ${e.message}`, { cause: e }));
+      socket.once('error', onError);
+      socket.bind(opts.port, opts.host, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    const server = new QuicServer(socket, config, opts, maxDatagramSize);
+    // An unconnected UDP socket only errors on local problems; never crash the process for them.
+    socket.on('error', () => undefined);
+    socket.on('message', server.onMessage);
+    return server;
+  }
+
+  private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const first = msg[0];
+    if (first === undefined) return;
+    if ((first & 0x80) === 0) {
+      // Short header: the DCID is one of our SCIDs, always CID_LEN bytes.
+      if (msg.length < 1 + CID_LEN) return;
+      let conn = this.lastConn;
+      if (!conn || msg.compare(conn.scid, 0, CID_LEN, 1, 1 + CID_LEN) !== 0) {
+        conn = this.byCid.get(msg.toString('hex', 1, 1 + CID_LEN));
+        if (!conn) return;
+        this.lastConn = conn;
+      }
+      conn.receive(msg, rinfo.address, rinfo.port);
+      return;
+    }
+    let header: Header;
+    try {
+      header = quiche.Header.fromSlice(msg, CID_LEN);
+    } catch {
+      return; // not QUIC
+    }
+    const conn = this.byCid.get(Buffer.from(header.dcid).toString('hex'));
+    if (conn) conn.receive(msg, rinfo.address, rinfo.port);
+    else this.accept(msg, header, rinfo);
+  };
+
+  private accept(msg: Buffer, header: Header, rinfo: dgram.RemoteInfo): void {
+    // Only a full-size Initial may start a connection (RFC 9000 §14.1, anti-amplification).
+    if (this.closing || header.ty !== quiche.Type.Initial || msg.length < quiche.MIN_CLIENT_INITIAL_LEN) return;
+    if (!quiche.versionIsSupported(header.version)) {
+      let n: number;
+      try {
+        n = quiche.negotiateVersion(header.scid, header.dcid, this.versionBuf);
+      } catch {
+        return;
+      }
+      this.socket.send(this.versionBuf, 0, n, rinfo.port, rinfo.address);
+      return;
+    }
+    const scid = randomBytes(CID_LEN);
+    const remote = { host: rinfo.address, port: rinfo.port };
+    let qconn;
+    try {
+      qconn = quiche.Connection.accept(scid, null, this.address, remote, this.config);
+    } catch {
+      return;
+    }
+    const socket = this.socket;
+    const sink: DatagramSink = {
+      send: (buf, offset, length, done) => socket.send(buf, offset, length, rinfo.port, rinfo.address, done),
+    };
+    const conn = new QuicConnectionImpl({
+      conn: qconn,
+      scid,
+      local: this.address,
+      remote,
+      sink,
+      owner: this,
+      isServer: true,
+      maxDatagramSize: this.maxDatagramSize,
+    });
+    conn.receive(msg, rinfo.address, rinfo.port);
+    // A datagram that merely parses as an Initial but is not one (garbage,
+    // replay) leaves quiche with nothing received; don't keep state for it.
+    if (!conn.heardFromPeer()) {
+      conn.abandon();
+      return;
+    }
+    const dcidHex = Buffer.from(header.dcid).toString('hex');
+    this.byCid.set(scid.toString('hex'), conn);
+    this.byCid.set(dcidHex, conn);
+    this.initialDcid.set(conn, dcidHex);
+    this.conns.add(conn);
+  }
+
+  onEstablished(conn: QuicConnectionImpl): void {
+    if (this.closing) {
+      conn.startClose(true, SHUTDOWN_CODE, 'server shutting down');
+      return;
+    }
+    // Deferred so an exception in user code surfaces on its own instead of
+    // unwinding through the connection's flush.
+    queueMicrotask(() => this.onConnection(conn));
+  }
+
+  onFinished(conn: QuicConnectionImpl): void {
+    this.conns.delete(conn);
+    this.byCid.delete(conn.scid.toString('hex'));
+    const dcid = this.initialDcid.get(conn);
+    if (dcid !== undefined) this.byCid.delete(dcid);
+    this.initialDcid.delete(conn);
+    if (this.lastConn === conn) this.lastConn = undefined;
+  }
+
+  /** Close every connection (peers see a clean CONNECTION_CLOSE), then the socket. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.conns].map((c) => c.close(SHUTDOWN_CODE, 'server shutting down')));
+      // close() resolves after a bounded wait; let stragglers finish draining
+      // before the socket goes, since they still need it to send.
+      await Promise.all([...this.conns].map((c) => c.closed));
+      await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * One bidirectional QUIC stream over a quiche connection. All quiche calls
+ * happen either synchronously in a user call (write fast path) or from the
+ * connection's once-per-turn flush; the stream never drives the socket itself.
+ */
+import { quiche } from '@matrixai/quic/native/index.js';
+import type { Connection } from '@matrixai/quic/native/types.js';
+import { QuicConnectionClosedError, QuicStreamResetError, QuicStreamStateError } from './errors.js';
+import type { QuicStream } from './types.js';
+
+/** What a stream needs from its connection. */
+export interface StreamHost {
+  readonly conn: Connection;
+  /** Shared scratch buffer for streamRecv; contents are copied out before the next call. */
+  readonly readScratch: Buffer;
+  scheduleFlush(): void;
+  /** Emit pending packets immediately, before any further datagram is received. */
+  sendNow(): void;
+  /** Why the connection can no longer carry data, or undefined while it can. */
+  deadReason(): Error | undefined;
+  /** Ask the next flush to retry this stream's pending writes. */
+  wantsWrite(stream: QuicStreamImpl): void;
+  /** Both directions finished; the connection may forget the stream. */
+  streamFinished(stream: QuicStreamImpl): void;
+}
+
+/**
+ * Received bytes buffered per stream before we stop calling streamRecv.
+ * Beyond this quiche's flow control holds the peer back, so a consumer that
+ * stops reading costs bounded memory.
+ */
+const RECV_HIGH_WATER = 2 * 1024 * 1024;
+
+const EMPTY = new Uint8Array(0);
+const RESOLVED = Promise.resolve();
+
+interface PendingWrite {
+  data: Uint8Array;
+  offset: number;
+  fin: boolean;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class QuicStreamImpl implements QuicStream {
+  readonly id: number;
+  private readonly host: StreamHost;
+
+  // Receive side.
+  private readonly chunks: Uint8Array[] = [];
+  private chunkHead = 0;
+  private buffered = 0;
+  private recvFin = false;
+  private recvError: Error | undefined;
+  private readWaiter: (() => void) | undefined;
+  private iterating = false;
+
+  // Send side.
+  private readonly writes: PendingWrite[] = [];
+  private writeHead = 0;
+  private sendClosed = false; // end() or reset() called
+  private sendDone = false; // FIN accepted by quiche, or reset
+  private sendError: Error | undefined;
+
+  private forgotten = false;
+
+  constructor(host: StreamHost, id: number) {
+    this.host = host;
+    this.id = id;
+  }
+
+  // ---- driven by the connection's flush ----
+
+  /** Move received bytes out of quiche while under the high-water mark. */
+  pull(): void {
+    if (this.recvFin || this.recvError) return;
+    const conn = this.host.conn;
+    const scratch = this.host.readScratch;
+    let got = false;
+    while (this.buffered < RECV_HIGH_WATER) {
+      let r: [number, boolean] | null;
+      try {
+        r = conn.streamRecv(this.id, scratch);
+      } catch (e) {
+        this.failRecv(this.errorFrom(e, 'read'));
+        break;
+      }
+      if (r === null) break;
+      const n = r[0];
+      if (n > 0) {
+        // Copy out: the scratch buffer is reused, and a right-sized copy
+        // avoids pinning a large buffer for a small read.
+        const piece = Buffer.allocUnsafe(n);
+        scratch.copy(piece, 0, 0, n);
+        this.chunks.push(piece);
+        this.buffered += n;
+        got = true;
+      }
+      if (r[1]) {
+        this.recvFin = true;
+        got = true;
+        break;
+      }
+    }
+    if (got) this.wakeReader();
+    this.maybeForget();
+  }
+
+  /** Retry pending writes; returns true while some remain blocked on flow control. */
+  fill(): boolean {
+    const conn = this.host.conn;
+    while (this.writeHead < this.writes.length) {
+      const w = this.writes[this.writeHead] as PendingWrite;
+      const rest = w.offset === 0 ? w.data : w.data.subarray(w.offset);
+      let n: number | null;
+      try {
+        n = conn.streamSend(this.id, rest, w.fin);
+      } catch (e) {
+        this.failSend(this.errorFrom(e, 'write'));
+        return false;
+      }
+      if (n === null) return true; // no capacity yet
+      w.offset += n;
+      // A FIN with no bytes is accepted whole or not at all (quiche returns 0 either way),
+      // so trust stream state for the empty case.
+      if (w.offset < w.data.length) return true;
+      this.writes[this.writeHead++] = undefined as unknown as PendingWrite;
+      if (w.fin) this.sendDone = true;
+      w.resolve();
+    }
+    this.writes.length = 0;
+    this.writeHead = 0;
+    this.maybeForget();
+    return false;
+  }
+
+  /** The connection died: fail everything still pending. */
+  connectionClosed(reason: Error): void {
+    if (!this.recvFin && !this.recvError) this.failRecv(reason);
+    if (!this.sendDone) this.failSend(reason);
+  }
+
+  // ---- QuicStream ----
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.sendClosed) return Promise.reject(new QuicStreamStateError(`write on stream ${this.id} after end() or reset()`));
+    return this.enqueue(data, false);
+  }
+
+  end(): Promise<void> {
+    if (this.sendClosed) return this.sendDone && !this.sendError ? RESOLVED : Promise.reject(this.sendError ?? new QuicStreamStateError(`stream ${this.id} already ended`));
+    this.sendClosed = true;
+    return this.enqueue(EMPTY, true);
+  }
+
+  reset(code = 0): void {
+    const conn = this.host.conn;
+    if (!this.sendDone && !this.host.deadReason()) {
+      try {
+        conn.streamShutdown(this.id, quiche.Shutdown.Write, code);
+      } catch {
+        // Already finished or unknown to quiche: nothing left to abort.
+      }
+    }
+    if (!this.recvFin && !this.recvError && !this.host.deadReason()) {
+      try {
+        conn.streamShutdown(this.id, quiche.Shutdown.Read, code);
+      } catch {
+        // Same as above.
+      }
+    }
+    this.sendClosed = true;
+    const err = new QuicStreamStateError(`stream ${this.id} was reset locally (code ${code})`);
+    if (!this.sendDone) this.failSend(err);
+    if (!this.recvFin && !this.recvError) this.failRecv(err);
+    this.host.scheduleFlush();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.iterating) throw new QuicStreamStateError(`stream ${this.id} is already being read`);
+    this.iterating = true;
+    return {
+      next: () => this.next(),
+      return: () => {
+        // The consumer stopped early: tell the peer to stop sending rather than buffer it.
+        if (!this.recvFin && !this.recvError) {
+          try {
+            this.host.conn.streamShutdown(this.id, quiche.Shutdown.Read, 0);
+          } catch {
+            // Stream already gone in quiche.
+          }
+          this.recvError = new QuicStreamStateError(`stream ${this.id} reading was abandoned`);
+          this.chunks.length = 0;
+          this.host.scheduleFlush();
+          this.maybeForget();
+        }
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  // ---- internals ----
+
+  private async next(): Promise<IteratorResult<Uint8Array>> {
+    for (;;) {
+      if (this.chunkHead < this.chunks.length) {
+        const piece = this.chunks[this.chunkHead] as Uint8Array;
+        this.chunks[this.chunkHead++] = EMPTY;
+        if (this.chunkHead === this.chunks.length) {
+          this.chunks.length = 0;
+          this.chunkHead = 0;
+        }
+        const wasFull = this.buffered >= RECV_HIGH_WATER;
+        this.buffered -= piece.length;
+        // We stopped reading from quiche at the high-water mark; resume.
+        if (wasFull && this.buffered < RECV_HIGH_WATER && !this.recvFin) this.host.scheduleFlush();
+        return { value: piece, done: false };
+      }
+      if (this.recvError) throw this.recvError;
+      if (this.recvFin) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => (this.readWaiter = resolve));
+    }
+  }
+
+  private enqueue(data: Uint8Array, fin: boolean): Promise<void> {
+    const dead = this.sendError ?? this.host.deadReason();
+    if (dead) return Promise.reject(dead);
+    if (data.length === 0 && !fin) return RESOLVED;
+    // Fast path: nothing queued ahead of us, hand the bytes to quiche now.
+    if (this.writeHead === this.writes.length) {
+      let n: number | null;
+      try {
+        n = this.host.conn.streamSend(this.id, data, fin);
+      } catch (e) {
+        const err = this.errorFrom(e, 'write');
+        this.failSend(err);
+        return Promise.reject(err);
+      }
+      if (fin && n === data.length) {
+        // quiche 0.18 forgets a stream once every byte up to the final size is
+        // acked and the peer's FIN was read, even if our FIN frame was never
+        // emitted. An ACK processed between this call and the next send can
+        // do exactly that to a bare FIN, so emit it before receiving again.
+        this.host.sendNow();
+      }
+      this.host.scheduleFlush();
+      if (n !== null && n === data.length) {
+        if (fin) {
+          this.sendDone = true;
+          this.maybeForget();
+        }
+        return RESOLVED;
+      }
+      return new Promise((resolve, reject) => {
+        this.writes.push({ data, offset: n ?? 0, fin, resolve, reject });
+        this.host.wantsWrite(this);
+      });
+    }
+    return new Promise((resolve, reject) => {
+      this.writes.push({ data, offset: 0, fin, resolve, reject });
+      this.host.wantsWrite(this);
+    });
+  }
+
+  private failRecv(err: Error): void {
+    this.recvError = err;
+    this.wakeReader();
+    this.maybeForget();
+  }
+
+  private failSend(err: Error): void {
+    this.sendError = err;
+    this.sendDone = true;
+    this.sendClosed = true;
+    for (let i = this.writeHead; i < this.writes.length; i++) (this.writes[i] as PendingWrite).reject(err);
+    this.writes.length = 0;
+    this.writeHead = 0;
+    this.maybeForget();
+  }
+
+  private wakeReader(): void {
+    const w = this.readWaiter;
+    if (w) {
+      this.readWaiter = undefined;
+      w();
+    }
+  }
+
+  private maybeForget(): void {
+    if (this.forgotten || !this.sendDone || !(this.recvFin || this.recvError)) return;
+    this.forgotten = true;
+    this.host.streamFinished(this);
+  }
+
+  /** quiche reports stream errors as Error messages like "StreamReset(7)". */
+  private errorFrom(e: unknown, op: 'read' | 'write'): Error {
+    const dead = this.host.deadReason();
+    if (dead) return dead;
+    const msg = e instanceof Error ? e.message : String(e);
+    const m = /^Stream(Reset|Stopped)\((\d+)\)$/.exec(msg);
+    if (m) {
+      const code = Number(m[2]);
+      const what = m[1] === 'Reset' ? 'reset' : 'stopped reading';
+      return new QuicStreamResetError(this.id, code, `peer ${what} stream ${this.id} (code ${code}) during ${op}`);
+    }
+    return new QuicConnectionClosedError(`stream ${this.id} ${op} failed: ${msg}`, { cause: e });
+  }
+}

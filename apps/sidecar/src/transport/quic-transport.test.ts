@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { after, test } from 'node:test';
+import { QuicConnectError, QuicStreamResetError, TransportError } from './errors.js';
+import { fingerprintOf } from './identity.js';
+import { connectQuic } from './quic-client.js';
+import { QuicServer } from './quic-server.js';
+import { patternBytes, readAll, removeTempDirs, startEchoServer, tempIdentity, writeAll } from './quic-test-helpers.js';
+import type { QuicConnection, QuicStream } from './types.js';
+
+after(removeTempDirs);
+
+test('handshake: the client sees the server certificate it must pin', async () => {
+  const serverId = await tempIdentity();
+  const server = await startEchoServer(serverId);
+  try {
+    assert.equal(server.address.host, '127.0.0.1');
+    assert.ok(server.address.port > 0);
+    const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+    const cert = conn.peerCertificate();
+    assert.ok(cert, 'server certificate visible after handshake');
+    assert.equal(fingerprintOf(cert), serverId.fingerprint);
+    await conn.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('mutual TLS: the server sees the client fingerprint; a client without a certificate is refused', async () => {
+  const serverId = await tempIdentity();
+  const clientId = await tempIdentity();
+  const seen: Array<Uint8Array | undefined> = [];
+  const server = await startEchoServer(serverId, { requestClientCert: true, onConnection: (c) => seen.push(c.peerCertificate()) });
+  try {
+    const withCert = await connectQuic({ host: 'localhost', port: server.address.port, identity: clientId });
+    const s = await withCert.openStream();
+    await writeAll(s, Buffer.from('hi'));
+    assert.equal((await readAll(s)).toString(), 'hi');
+    assert.equal(seen.length, 1);
+    const first = seen[0];
+    assert.ok(first);
+    assert.equal(fingerprintOf(first), clientId.fingerprint);
+    assert.equal(fingerprintOf(withCert.peerCertificate() ?? new Uint8Array()), serverId.fingerprint);
+
+    // verify-peer on the server makes a certificate mandatory: an anonymous
+    // client is refused and never reaches onConnection.
+    const anonymous = await connectQuic({ host: '127.0.0.1', port: server.address.port }).catch((e: unknown) => e as Error);
+    if (!(anonymous instanceof Error)) {
+      const { error } = await anonymous.closed;
+      assert.match(error?.message ?? '', /certificate required/);
+    } else {
+      assert.match(anonymous.message, /certificate required/);
+    }
+    assert.equal(seen.length, 1);
+    await withCert.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('echo on 50 concurrent streams of varied sizes is byte-exact', { timeout: 60_000 }, async () => {
+  const server = await startEchoServer(await tempIdentity());
+  try {
+    const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+    const sizes = [0, 1, 1350, 65_537, 5 * 1024 * 1024];
+    const jobs = Array.from({ length: 50 }, async (_, i) => {
+      const data = patternBytes(sizes[i % sizes.length] as number, i + 1);
+      const s = await conn.openStream();
+      const [echoed] = await Promise.all([readAll(s), writeAll(s, data, 100_000)]);
+      assert.equal(echoed.length, data.length, `stream ${i} length`);
+      assert.ok(echoed.equals(data), `stream ${i} bytes`);
+    });
+    await Promise.all(jobs);
+    const st = conn.stats();
+    assert.ok(st.sentBytes > 10 * 5 * 1024 * 1024, `sentBytes ${st.sentBytes}`);
+    assert.ok(st.recvBytes > 10 * 5 * 1024 * 1024, `recvBytes ${st.recvBytes}`);
+    await conn.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('several concurrent clients against one server', async () => {
+  const server = await startEchoServer(await tempIdentity());
+  try {
+    const clients = await Promise.all(Array.from({ length: 6 }, () => connectQuic({ host: '127.0.0.1', port: server.address.port })));
+    await Promise.all(
+      clients.map(async (conn, i) => {
+        const data = patternBytes(1024 * 1024 + i, 100 + i);
+        const streams = await Promise.all([conn.openStream(), conn.openStream()]);
+        const results = await Promise.all(streams.map(async (s) => (await Promise.all([readAll(s), writeAll(s, data)]))[0]));
+        for (const r of results) assert.ok(r.equals(data), `client ${i}`);
+      }),
+    );
+    await Promise.all(clients.map((c) => c.close()));
+  } finally {
+    await server.close();
+  }
+});
+
+test('nothing listening: rejects with "no response from HOST:PORT" within the timeout', async () => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+  const port = probe.address().port;
+  await new Promise<void>((r) => probe.close(() => r()));
+
+  const started = Date.now();
+  await assert.rejects(connectQuic({ host: '127.0.0.1', port, handshakeTimeoutMs: 1500 }), (e: unknown) => {
+    assert.ok(e instanceof QuicConnectError);
+    assert.equal(e.code, 'QUIC_NO_RESPONSE');
+    assert.ok(e.message.startsWith(`no response from 127.0.0.1:${port}`), e.message);
+    return true;
+  });
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 1400 && elapsed < 3000, `rejected after ${elapsed} ms`);
+});
+
+test('garbage datagrams do not crash the server; an honest client still connects', async () => {
+  const server = await startEchoServer(await tempIdentity());
+  const junk = dgram.createSocket('udp4');
+  try {
+    const port = server.address.port;
+    const payloads: Buffer[] = [Buffer.alloc(0), Buffer.from([0]), Buffer.from([0xff])];
+    for (let i = 0; i < 200; i++) payloads.push(randomBytes(1 + ((i * 37) % 1400)));
+    // Long-header Initial lookalikes, full size, with a plausible version: the accept path must reject them.
+    for (let i = 0; i < 50; i++) {
+      const b = randomBytes(1250);
+      b[0] = 0xc0 | (b[0] as number & 0x0f);
+      b.writeUInt32BE(i % 2 === 0 ? 1 : 0x1a2a3a4a, 1);
+      b[5] = 8;
+      payloads.push(b);
+    }
+    for (const p of payloads) await new Promise<void>((r) => junk.send(p, port, '127.0.0.1', () => r()));
+    await new Promise((r) => setTimeout(r, 100));
+
+    const conn = await connectQuic({ host: '127.0.0.1', port, handshakeTimeoutMs: 3000 });
+    const s = await conn.openStream();
+    const data = patternBytes(200_000, 7);
+    const [echoed] = await Promise.all([readAll(s), writeAll(s, data)]);
+    assert.ok(echoed.equals(data));
+    await conn.close();
+  } finally {
+    junk.close();
+    await server.close();
+  }
+});
+
+test('a stream reset by the peer surfaces as a typed error on read', async () => {
+  let serverStream: QuicStream | undefined;
+  let gotStream!: () => void;
+  const streamArrived = new Promise<void>((r) => (gotStream = r));
+  const server = await QuicServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    identity: await tempIdentity(),
+    onConnection: (conn) => {
+      void (async () => {
+        for await (const s of conn.incomingStreams()) {
+          serverStream = s;
+          gotStream();
+        }
+      })();
+    },
+  });
+  try {
+    const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+    const s = await conn.openStream();
+    await s.write(Buffer.from('partial'));
+    await streamArrived;
+    s.reset(42);
+    assert.ok(serverStream);
+    await assert.rejects(readAll(serverStream), (e: unknown) => e instanceof QuicStreamResetError && e.appCode === 42);
+    await assert.rejects(s.write(Buffer.from('more')), TransportError);
+    await conn.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('a reader that stops reading applies backpressure instead of buffering everything', async () => {
+  let idle: QuicStream | undefined;
+  const server = await QuicServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    identity: await tempIdentity(),
+    onConnection: (conn) => {
+      void (async () => {
+        for await (const s of conn.incomingStreams()) idle = s; // accepted, never read
+      })();
+    },
+  });
+  try {
+    const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+    const s = await conn.openStream();
+    const total = 64 * 1024 * 1024;
+    const piece = Buffer.alloc(256 * 1024, 1);
+    let accepted = 0;
+    const writer = (async () => {
+      while (accepted < total) {
+        await s.write(piece);
+        accepted += piece.length;
+      }
+    })().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(idle, 'server saw the stream');
+    // Stream window (16 MiB) + local buffering (a few MiB) + one cwnd bound what can be in flight.
+    assert.ok(accepted < 32 * 1024 * 1024, `writer got ${accepted} bytes ahead of a reader that never reads`);
+    assert.ok(accepted > 0);
+    await conn.close();
+    await writer;
+  } finally {
+    await server.close();
+  }
+});
+
+test('server.close() ends client connections, and pending stream operations fail', async () => {
+  const server = await startEchoServer(await tempIdentity());
+  const conn: QuicConnection = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+  const s = await conn.openStream();
+  await s.write(Buffer.from('hello'));
+  const reading = readAll(s); // never gets FIN: the server goes away
+  const started = Date.now();
+  await server.close();
+  const result = await conn.closed;
+  assert.ok(Date.now() - started < 3000, 'client noticed the close promptly');
+  assert.equal(result.error, undefined, `clean close, got ${result.error?.message}`);
+  await assert.rejects(reading, TransportError);
+  await assert.rejects(conn.openStream(), TransportError);
+});
+
+test('closing the client resolves closed on both ends without an error', async () => {
+  let serverConn: QuicConnection | undefined;
+  const server = await startEchoServer(await tempIdentity(), { onConnection: (c) => (serverConn = c) });
+  try {
+    const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+    const s = await conn.openStream();
+    await writeAll(s, Buffer.from('ping'));
+    assert.equal((await readAll(s)).toString(), 'ping');
+    await conn.close(0, 'done');
+    assert.deepEqual(await conn.closed, {});
+    assert.ok(serverConn);
+    assert.deepEqual(await serverConn.closed, {});
+  } finally {
+    await server.close();
+  }
+});
