@@ -3,10 +3,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, chmod, mkdir, mkdtemp, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { CHUNK_SIZE, hashStats } from './chunking.js';
 import {
   ChunkOutOfRangeError,
+  IgnoredPathError,
   InternalPathError,
   NotFoundError,
   NotRegularFileError,
@@ -14,11 +16,16 @@ import {
   UnsafePathError,
 } from './errors.js';
 import { LocalFolderSource } from './folder-source.js';
+import { IndexCache } from './index-cache.js';
 import { folderRoot, merkleRoot } from './merkle.js';
+import type { FolderSummary } from './types.js';
 
 const MiB = CHUNK_SIZE;
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const hashed = (): { files: number; bytes: number } => ({ files: hashStats.filesHashed, bytes: hashStats.bytesHashed });
+const summaryKey = (s: FolderSummary): string[] =>
+  [hex(s.root), ...s.entries.map((e) => `${e.type}:${e.path}:${e.size}:${e.mtimeMs}:${e.mode}:${hex(e.root)}`)];
 
 describe('LocalFolderSource', () => {
   let base: string;
@@ -163,5 +170,158 @@ describe('LocalFolderSource', () => {
     await truncate(join(r, 'f'), 10);
     await assert.rejects(src.fetchChunks('f', [1], async () => {}), ChunkOutOfRangeError);
     assert.equal((await src.chunkHashes('f')).length, 1, 'stale cache is not served');
+  });
+});
+
+describe('LocalFolderSource with a persistent IndexCache', () => {
+  let base: string;
+  let root: string;
+  let home: string;
+  const FILES = 10_000;
+  const pool = randomBytes(16 * 1024);
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'leafsync-indexed-'));
+    root = join(base, 'root');
+    home = join(base, 'home');
+    // 100 directories of 100 files, 1–8 KiB each, cut from one random pool so sizes and contents differ.
+    for (let d = 0; d < 100; d++) {
+      const dir = join(root, `g${d % 10}`, `d${d}`);
+      await mkdir(dir, { recursive: true });
+      await Promise.all(
+        Array.from({ length: FILES / 100 }, (_, f) => {
+          const n = d * 100 + f;
+          const size = 1024 + ((n * 7919) % (7 * 1024));
+          const off = (n * 131) % (8 * 1024);
+          return writeFile(join(dir, `f${f}.bin`), pool.subarray(off, off + size));
+        }),
+      );
+    }
+  });
+  after(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  const timed = async (label: string, fn: () => Promise<FolderSummary>): Promise<FolderSummary> => {
+    const t = performance.now();
+    const s = await fn();
+    console.log(`${label}: ${(performance.now() - t).toFixed(0)} ms`);
+    return s;
+  };
+
+  it('a new instance over a warm cache re-hashes nothing and gives the same summary', async () => {
+    const cold = IndexCache.open(home, root);
+    const before0 = hashed();
+    const first = await timed('10k files, cold summary', () => new LocalFolderSource(root, { cache: cold }).summary());
+    assert.equal(hashed().files - before0.files, FILES, 'a cold pass hashes every file once');
+    assert.equal(first.entries.filter((e) => e.type === 'file').length, FILES);
+    assert.equal(cold.count(), FILES);
+    cold.close();
+
+    // A new IndexCache and source over the same home is what a new process sees.
+    const warm = IndexCache.open(home, root);
+    const src = new LocalFolderSource(root, { cache: warm });
+    const before1 = hashed();
+    const second = await timed('10k files, new instance, warm cache', () => src.summary());
+    assert.deepEqual(hashed(), before1, 'nothing re-hashed');
+    assert.deepEqual(summaryKey(second), summaryKey(first));
+    await timed('10k files, same instance again', () => src.summary());
+    assert.deepEqual(hashed(), before1);
+    const hashes = await src.chunkHashes('g3/d13/f7.bin');
+    assert.equal(hashes.length, 1);
+    assert.deepEqual(hashed(), before1, 'chunkHashes of an unchanged file comes from the cache');
+    warm.close();
+  });
+
+  it('only the file whose size or mtime changed is re-hashed, and the index learns it', async () => {
+    const size = join(root, 'g0/d0/f1.bin');
+    const mtime = join(root, 'g5/d55/f55.bin');
+    await appendFile(size, 'grown');
+    const st = await stat(mtime);
+    await utimes(mtime, st.atime, new Date(st.mtimeMs + 5000));
+
+    const c = IndexCache.open(home, root);
+    const before0 = hashed();
+    const s = await new LocalFolderSource(root, { cache: c }).summary();
+    assert.equal(hashed().files - before0.files, 2, 'exactly the two changed files');
+    assert.equal(hashed().bytes - before0.bytes, (await stat(size)).size + st.size);
+    assert.equal(s.entries.find((e) => e.path === 'g0/d0/f1.bin')?.size, (await stat(size)).size);
+    c.close();
+
+    const again = IndexCache.open(home, root);
+    const before1 = hashed();
+    await new LocalFolderSource(root, { cache: again }).summary();
+    assert.deepEqual(hashed(), before1, 'the re-hashed files were written back');
+    again.close();
+  });
+
+  it('prunes deleted files from the index, but a single-file session prunes nothing', async () => {
+    const c = IndexCache.open(home, root);
+    const single = new LocalFolderSource(root, { cache: c, only: 'g1/d1/f1.bin' });
+    assert.deepEqual((await single.summary()).entries.map((e) => e.path), ['g1/d1/f1.bin']);
+    assert.equal(c.count(), FILES, 'the rest of the folder is still indexed');
+
+    await rm(join(root, 'g2/d2'), { recursive: true });
+    const src = new LocalFolderSource(root, { cache: c });
+    await src.summary();
+    assert.equal(c.count(), FILES - 100);
+    assert.equal(c.loadAll().has('g2/d2/f0.bin'), false);
+    await rm(join(root, 'g2/d12/f0.bin'));
+    await src.summary();
+    assert.equal(c.count(), FILES - 101, 'a later pass of the same instance prunes too');
+    c.close();
+  });
+
+  it('a corrupt cache file costs a re-hash, not the sync', async () => {
+    const r = join(base, 'small');
+    await mkdir(r);
+    await writeFile(join(r, 'a'), 'aaa');
+    const c = IndexCache.open(home, r);
+    const first = await new LocalFolderSource(r, { cache: c }).summary();
+    const file = c.file!;
+    c.close();
+    await writeFile(file, randomBytes(8192));
+    const bad = IndexCache.open(home, r);
+    assert.equal(bad.warnings[0]?.code, 'INDEX_CACHE_CORRUPT');
+    const before0 = hashed();
+    const s = await new LocalFolderSource(r, { cache: bad }).summary();
+    assert.equal(hashed().files - before0.files, 1);
+    assert.equal(hex(s.root), hex(first.root));
+    bad.close();
+  });
+});
+
+describe('LocalFolderSource ignore option', () => {
+  let root: string;
+  const ignore = (rel: string, isDir: boolean): boolean => (isDir && rel.endsWith('build')) || rel.endsWith('.log');
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'leafsync-ignored-'));
+    await mkdir(join(root, 'src/build'), { recursive: true });
+    await writeFile(join(root, 'src/a.ts'), 'a');
+    await writeFile(join(root, 'src/build/out.js'), 'out');
+    await writeFile(join(root, 'debug.log'), 'log');
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('summary leaves ignored files and directories out', async () => {
+    const s = await new LocalFolderSource(root, { ignore }).summary();
+    assert.deepEqual(s.entries.map((e) => e.path), ['src', 'src/a.ts']);
+  });
+
+  it('chunkHashes and fetchChunks refuse an ignored file or a file inside an ignored directory', async () => {
+    const src = new LocalFolderSource(root, { ignore });
+    const noop = async (): Promise<void> => {};
+    for (const p of ['debug.log', 'src/build/out.js']) {
+      await assert.rejects(src.chunkHashes(p), (err: unknown) => {
+        assert.ok(err instanceof IgnoredPathError);
+        assert.equal(err.code, 'IGNORED_PATH');
+        assert.equal(err.path, p);
+        return true;
+      });
+      await assert.rejects(src.fetchChunks(p, [0], noop), IgnoredPathError);
+    }
+    assert.equal((await src.chunkHashes('src/a.ts')).length, 1);
+    await assert.rejects(new LocalFolderSource(root, { ignore, only: 'src/build/out.js' }).summary(), IgnoredPathError);
   });
 });

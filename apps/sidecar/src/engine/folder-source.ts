@@ -7,17 +7,32 @@ import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.
 import {
   ChunkOutOfRangeError,
   FileChangedError,
+  IgnoredPathError,
   InternalPathError,
   NotFoundError,
   NotRegularFileError,
   OutsideScopeError,
 } from './errors.js';
+import type { IndexCache, IndexRecord } from './index-cache.js';
 import { isInternalPath } from './internal-names.js';
 import { folderRoot, merkleRoot } from './merkle.js';
 import { resolveInside, validateRelPath } from './safe-path.js';
-import type { ScanWarning, ScannedEntryOnDisk } from './scanner.js';
+import type { ScanWarning } from './scanner.js';
 import { scanFolderOnDisk } from './scanner.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
+
+export interface LocalFolderSourceOptions {
+  /** Serve just this one regular file (single-file session). */
+  only?: RelPath;
+  /**
+   * Persistent index of hashes (one per folder), so a new process re-hashes only files whose
+   * identity changed. Without it hashes are cached in memory for this instance's lifetime only.
+   * The caller owns it and closes it.
+   */
+  cache?: IndexCache;
+  /** Paths to leave out (e.g. .leafsyncignore): not listed, not descended into, never served. */
+  ignore?: (rel: RelPath, isDir: boolean) => boolean;
+}
 
 /** What a file looked like when it was hashed; any difference means the hashes may be stale. */
 interface CachedHashes {
@@ -35,23 +50,39 @@ interface CachedHashes {
 const OPEN_FLAGS =
   constants.O_RDONLY | (process.platform === 'win32' ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK);
 
+// Files hashed at once on a cache miss: overlaps one file's reads with another's hashing
+// without holding many 1 MiB read buffers.
+const HASH_CONCURRENCY = 4;
+
+type Identity = Pick<CachedHashes, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>;
+
 /**
  * The read side of a folder: what a server serves, and what tests use directly as an in-memory
  * peer. Every path asked for is validated, kept out of internal names and, in single-file mode,
  * limited to that one file. Hashes are cached in memory by (path, size, mtime, ctime, inode) so
- * repeated passes over an unchanged folder read no file data.
+ * repeated passes over an unchanged folder read no file data, and, given an IndexCache, on disk
+ * so that a new process does not read them either.
  */
 export class LocalFolderSource implements RemoteFolder {
   readonly rootAbs: string;
   readonly only: RelPath | undefined;
   private readonly cache = new Map<RelPath, CachedHashes>();
+  private readonly index: IndexCache | undefined;
+  /**
+   * Paths that have a row in `index`, once a whole-folder summary has loaded it; lets a pass
+   * prune the rows of deleted files without reading the table again.
+   */
+  private indexed: Set<RelPath> | undefined;
+  private readonly ignore: ((rel: RelPath, isDir: boolean) => boolean) | undefined;
   /** NFC wire path → on-disk spelling, for names stored decomposed (NFD) on disk. */
   private diskPaths = new Map<RelPath, string>();
   private warnings: ScanWarning[] = [];
 
-  constructor(rootAbs: string, opts?: { only?: RelPath }) {
+  constructor(rootAbs: string, opts?: LocalFolderSourceOptions) {
     this.rootAbs = rootAbs;
     this.only = opts?.only === undefined ? undefined : validateRelPath(opts.only);
+    this.index = opts?.cache;
+    this.ignore = opts?.ignore;
   }
 
   /** What the last summary() skipped (unreadable directories, names that cannot be synced). */
@@ -60,26 +91,57 @@ export class LocalFolderSource implements RemoteFolder {
   }
 
   async summary(): Promise<FolderSummary> {
+    if (this.only !== undefined && this.isIgnored(this.only)) throw new IgnoredPathError(this.only);
     const warnings: ScanWarning[] = [];
     const scanned = await scanFolderOnDisk(this.rootAbs, {
       ...(this.only !== undefined && { only: this.only }),
+      ...(this.ignore !== undefined && { ignore: this.ignore }),
       onWarning: (w) => warnings.push(w),
     });
+    if (this.index !== undefined && this.only === undefined && this.indexed === undefined) this.loadIndex(this.index);
     const diskPaths = new Map<RelPath, string>();
-    const entries: FileSummary[] = [];
-    for (const e of scanned) {
+    // Cached files are resolved synchronously first; only misses are read, a few at a time.
+    const hashed: Array<CachedHashes | undefined> = new Array<CachedHashes | undefined>(scanned.length);
+    const misses: number[] = [];
+    scanned.forEach((e, i) => {
       if (e.diskPath !== e.path) diskPaths.set(e.path, e.diskPath);
+      if (e.type !== 'file') return;
+      const known = this.lookup(e.path, e);
+      if (known === undefined) misses.push(i);
+      else hashed[i] = known;
+    });
+    const fresh: IndexRecord[] = [];
+    await forEachLimit(misses, HASH_CONCURRENCY, async (i) => {
+      const e = scanned[i]!;
+      const read = await this.hashNow(e.path, join(this.rootAbs, e.diskPath), e);
+      if (read === undefined) return; // deleted since the scan: it is simply not there now
+      hashed[i] = read.entry;
+      if (read.stable) fresh.push({ path: e.path, mode: e.mode, ...read.entry });
+    });
+    const entries: FileSummary[] = [];
+    scanned.forEach((e, i) => {
       if (e.type === 'dir') {
         entries.push({ path: e.path, type: 'dir', size: 0, mtimeMs: e.mtimeMs, mode: e.mode, root: new Uint8Array(0) });
-        continue;
+        return;
       }
-      const hashed = await this.hashesFor(e.path, join(this.rootAbs, e.diskPath), e);
-      if (hashed === undefined) continue; // deleted since the scan: it is simply not there now
-      entries.push({ path: e.path, type: 'file', size: hashed.size, mtimeMs: hashed.mtimeMs, mode: e.mode, root: hashed.root });
-    }
-    // Forget files that are gone, so the cache cannot grow without bound over a long session.
+      const h = hashed[i];
+      if (h !== undefined) entries.push({ path: e.path, type: 'file', size: h.size, mtimeMs: h.mtimeMs, mode: e.mode, root: h.root });
+    });
+    // Forget files that are gone, so neither cache can grow without bound over a long session.
     const present = new Set(scanned.map((e) => e.path));
     for (const path of this.cache.keys()) if (!present.has(path)) this.cache.delete(path);
+    if (this.index !== undefined) {
+      // One transaction for the whole pass: a first scan of 10k files is one commit, not 10k.
+      if (fresh.length > 0) this.index.putMany(fresh);
+      // A single-file session saw one file; the rest of the folder's index is still valid.
+      if (this.indexed !== undefined) {
+        const gone: RelPath[] = [];
+        for (const path of this.indexed) if (!present.has(path)) gone.push(path);
+        for (const path of gone) this.indexed.delete(path);
+        for (const r of fresh) this.indexed.add(r.path);
+        if (gone.length > 0) this.index.deleteMany(gone);
+      }
+    }
     this.diskPaths = diskPaths;
     this.warnings = warnings;
     return { root: folderRoot(entries), entries };
@@ -88,9 +150,16 @@ export class LocalFolderSource implements RemoteFolder {
   async chunkHashes(path: RelPath): Promise<Uint8Array[]> {
     const { rel, abs } = await this.resolve(path);
     const st = await lstatFile(rel, abs);
-    const hashed = await this.hashesFor(rel, abs, statKey(st));
-    if (hashed === undefined) throw new NotFoundError(rel);
-    return hashed.hashes;
+    const seen = statKey(st);
+    const known = this.lookup(rel, seen);
+    if (known !== undefined) return known.hashes;
+    const read = await this.hashNow(rel, abs, seen);
+    if (read === undefined) throw new NotFoundError(rel);
+    if (read.stable && this.index !== undefined) {
+      this.index.put({ path: rel, mode: st.mode & 0o777, ...read.entry });
+      this.indexed?.add(rel);
+    }
+    return read.entry.hashes;
   }
 
   /**
@@ -135,23 +204,51 @@ export class LocalFolderSource implements RemoteFolder {
     const rel = validateRelPath(path);
     if (isInternalPath(rel)) throw new InternalPathError(rel);
     if (this.only !== undefined && rel !== this.only) throw new OutsideScopeError(rel, this.only);
+    if (this.isIgnored(rel)) throw new IgnoredPathError(rel);
     const abs = await resolveInside(this.rootAbs, rel);
     const disk = this.diskPaths.get(rel);
     return { rel, abs: disk === undefined ? abs : join(this.rootAbs, ...disk.split('/')) };
   }
 
   /**
-   * Cached hashes if the file still looks exactly as when it was hashed, else hashes it now.
-   * Only a file that was stable across the whole read is cached; one that changed meanwhile is
-   * reported as read (its root will not match its chunk hashes later, and the client retries).
+   * Whether the ignore rules exclude `rel`. A file inside an ignored directory is ignored too,
+   * the way the scan never descends into one, so every ancestor is asked as a directory.
    */
-  private async hashesFor(
-    rel: RelPath,
-    abs: string,
-    seen: Pick<ScannedEntryOnDisk, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>,
-  ): Promise<CachedHashes | undefined> {
+  private isIgnored(rel: RelPath): boolean {
+    const ignore = this.ignore;
+    if (ignore === undefined) return false;
+    for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) {
+      if (ignore(rel.slice(0, i), true)) return true;
+    }
+    return ignore(rel, false);
+  }
+
+  /** Seeds the memory cache from the whole index at once: far cheaper than one query per file. */
+  private loadIndex(index: IndexCache): void {
+    const all = index.loadAll();
+    for (const [path, e] of all) {
+      if (!this.cache.has(path)) this.cache.set(path, { size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs, ino: e.ino, hashes: e.hashes, root: e.root });
+    }
+    this.indexed = new Set(all.keys());
+  }
+
+  /** Hashes of a file that still looks exactly as when it was hashed: memory first, then the index. */
+  private lookup(rel: RelPath, seen: Identity): CachedHashes | undefined {
     const cached = this.cache.get(rel);
     if (cached !== undefined && sameFile(cached, seen)) return cached;
+    const hit = this.index?.get(rel, seen);
+    if (hit === undefined) return undefined;
+    const entry: CachedHashes = { size: seen.size, mtimeMs: seen.mtimeMs, ctimeMs: seen.ctimeMs, ino: seen.ino, ...hit };
+    this.cache.set(rel, entry);
+    return entry;
+  }
+
+  /**
+   * Reads and hashes a file now. Only a file that was stable across the whole read is cached
+   * (`stable`); one that changed meanwhile is reported as read (its root will not match its chunk
+   * hashes later, and the client retries). Undefined if the file is gone.
+   */
+  private async hashNow(rel: RelPath, abs: string, seen: Identity): Promise<{ entry: CachedHashes; stable: boolean } | undefined> {
     let read: { size: number; hashes: Uint8Array[] };
     try {
       read = await hashFileChunks(abs);
@@ -168,20 +265,27 @@ export class LocalFolderSource implements RemoteFolder {
       hashes: read.hashes,
       root: merkleRoot(read.hashes),
     };
-    if (after !== undefined && after.isFile() && sameFile(entry, seen) && after.size === read.size) {
-      this.cache.set(rel, entry);
-    } else {
-      this.cache.delete(rel);
-    }
-    return entry;
+    const stable = after !== undefined && after.isFile() && sameFile(entry, seen) && after.size === read.size;
+    if (stable) this.cache.set(rel, entry);
+    else this.cache.delete(rel);
+    return { entry, stable };
   }
 }
 
-function sameFile(a: Pick<CachedHashes, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>, b: Pick<CachedHashes, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>): boolean {
+/** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first failure. */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function sameFile(a: Identity, b: Identity): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }
 
-function statKey(st: Stats): Pick<CachedHashes, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'> {
+function statKey(st: Stats): Identity {
   return { size: st.size, mtimeMs: Math.floor(st.mtimeMs), ctimeMs: st.ctimeMs, ino: st.ino };
 }
 

@@ -12,7 +12,7 @@ import { merkleRoot } from './merkle.js';
 const h = (s: string): Uint8Array => createHash('sha256').update(s).digest();
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function record(path: string, chunks: number, identity?: Partial<FileIdentity>): IndexRecord {
+function record(path: string, chunks: number, identity?: Partial<Omit<IndexRecord, 'path'>>): IndexRecord {
   const hashes = Array.from({ length: chunks }, (_, i) => h(`${path}#${i}`));
   const size = chunks === 0 ? 0 : (chunks - 1) * 1024 * 1024 + 10;
   return { path, size, mtimeMs: 1_700_000_000_123, ctimeMs: 1_700_000_000_123.4567, ino: 4242, mode: 0o644, hashes, root: merkleRoot(hashes), ...identity };
