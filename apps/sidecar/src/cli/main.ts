@@ -27,6 +27,12 @@ const streamsOption = asArgument((v: string) => {
   return n;
 });
 
+const rateOption = asArgument((v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error('--rate-mbps must be a positive number of megabits per second');
+  return n;
+});
+
 const secondsOption = asArgument((v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new Error('expected a number of seconds');
@@ -73,6 +79,7 @@ function buildProgram(): Command {
     .option('--fingerprint <hex>', "the server's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
     .option('--file <path>', 'sync only this file (relative to the folder)', asArgument(fileOption))
     .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
+    .option('--rate-mbps <n>', 'limit the transfer rate, in megabits per second, across all streams', rateOption)
     .option('--interval <seconds>', 'pause between passes', secondsOption, 2)
     .option('--once', 'do one pass and exit: 0 when the folders match, 1 otherwise')
     .option('--json', 'print one JSON line per pass')
@@ -92,6 +99,7 @@ function buildProgram(): Command {
           identity,
           policy: { ...(o.acceptFirst && { acceptFirst: true }), ...(o.fingerprint !== undefined && { fingerprint: o.fingerprint }) },
           streams: o.streams,
+          ...(o.rateMbps !== undefined && { rateMbps: o.rateMbps }),
           handshakeTimeoutMs: o.timeout * 1000,
           ...(o.file !== undefined && { file: o.file }),
         },
@@ -174,6 +182,7 @@ interface ConnectFlags {
   fingerprint?: string;
   file?: string;
   streams: number;
+  rateMbps?: number;
   interval: number;
   once?: boolean;
   json?: boolean;

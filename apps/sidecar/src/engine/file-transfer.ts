@@ -147,15 +147,16 @@ async function fetchInto(
         await ctx.remote.fetchChunks(file.path, batch, async (index, data) => {
           ctx.signal?.throwIfAborted();
           if (ctx.limiter) await ctx.limiter.take(data.length, ctx.signal);
-          stats.bytesFetched += data.length;
-          ctx.onChunk(data.length);
           if (!bytesEqual(hashChunk(data), remoteHashes[index]!)) {
             bad.push(index);
             return;
           }
           await staging.writeChunk(index, data);
           await record.mark(index);
+          // Counted only once recorded, so reported progress never exceeds what a resume finds.
           stats.chunksFetched++;
+          stats.bytesFetched += data.length;
+          ctx.onChunk(data.length);
         });
       }),
     ),

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalFolderSource } from '../engine/folder-source.js';
 import type { PassSummary } from '@leafsync/shared';
-import { pullPass, type PullEvent } from '../engine/pull.js';
+import { pullPass, type PullEvent, type PullState } from '../engine/pull.js';
+import { RateLimiter } from '../engine/rate-limiter.js';
 import type { RelPath } from '../engine/types.js';
 import { QuicRemoteFolder } from '../protocol/client-session.js';
 import { connectPinned, type TrustPolicy } from '../transport/pinned-connect.js';
@@ -17,6 +18,8 @@ export interface ConnectOptions {
   policy: TrustPolicy;
   identity: Identity;
   streams?: number;
+  /** Megabits per second across all streams and files. */
+  rateMbps?: number;
   handshakeTimeoutMs?: number;
 }
 
@@ -46,6 +49,8 @@ function isFatal(err: unknown): boolean {
 export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {}): Promise<PassSummary | undefined> {
   const folder = await destinationFolder(opts.folder);
   const local = new LocalFolderSource(folder, opts.file === undefined ? {} : { only: opts.file });
+  const limiter = opts.rateMbps === undefined ? undefined : RateLimiter.fromMbps(opts.rateMbps);
+  const state: PullState = {};
   let last: PassSummary | undefined;
   let backoffMs = 1000;
   while (!hooks.signal?.aborted) {
@@ -69,6 +74,9 @@ export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {})
       while (!hooks.signal?.aborted) {
         last = await pullPass(remote, folder, {
           local,
+          state,
+          ...(limiter && { limiter }),
+          ...(hooks.signal && { signal: hooks.signal }),
           ...(opts.file !== undefined && { only: opts.file }),
           ...(opts.streams !== undefined && { streams: opts.streams }),
           ...(hooks.onEvent && { onEvent: hooks.onEvent }),
@@ -78,6 +86,8 @@ export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {})
         await sleep(hooks.intervalMs ?? 2000, undefined, { signal: hooks.signal }).catch(() => {});
       }
     } catch (err) {
+      // Ctrl-C mid-pass: staging and bitmaps are already saved for a resume; stopping is success.
+      if (hooks.signal?.aborted) break;
       if (hooks.once || isFatal(err)) throw err;
       hooks.onNotice?.(`lost the connection to ${pinned.address} (${(err as Error).message}); reconnecting`);
     } finally {

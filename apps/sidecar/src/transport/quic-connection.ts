@@ -153,7 +153,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
       if (this.openWaiters.length > 0) this.admitOpeners();
     }
     this.sendAll();
-    if (conn.isClosed()) {
+    // Draining means the peer closed: nothing may be sent any more, so waiting out the 3×PTO
+    // draining period would only delay telling the application.
+    if (conn.isClosed() || conn.isDraining()) {
       this.finish();
       return;
     }
@@ -286,7 +288,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     if (peer && peer.errorCode !== 0 && !hiddenAppClose) return new QuicConnectionClosedError(`peer ${where} closed the connection: ${describe(peer)}`);
     const local = this.conn.localError();
     if (local && !(local.errorCode === 0)) return new QuicConnectionClosedError(`connection to ${where} failed: ${describe(local)}`);
-    if (!this.conn.isClosed()) return new QuicConnectionClosedError(`connection to ${where} was torn down before closing cleanly`);
+    if (!this.conn.isClosed() && !this.conn.isDraining()) return new QuicConnectionClosedError(`connection to ${where} was torn down before closing cleanly`);
     return undefined;
   }
 

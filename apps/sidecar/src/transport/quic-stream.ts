@@ -61,6 +61,8 @@ export class QuicStreamImpl implements QuicStream {
   private sendClosed = false; // end() or reset() called
   private sendDone = false; // FIN accepted by quiche, or reset
   private sendError: Error | undefined;
+  /** The last byte of the latest write, sent with the next write or with the FIN (see write()). */
+  private heldByte: Uint8Array | undefined;
 
   private forgotten = false;
 
@@ -144,13 +146,23 @@ export class QuicStreamImpl implements QuicStream {
 
   write(data: Uint8Array): Promise<void> {
     if (this.sendClosed) return Promise.reject(new QuicStreamStateError(`write on stream ${this.id} after end() or reset()`));
-    return this.enqueue(data, false);
+    if (data.length === 0) return RESOLVED;
+    // quiche 0.18 collects a stream whose every byte is acked once the peer's FIN was read, so a
+    // bare FIN sent later is silently dropped. Holding back the last byte of each write means the
+    // FIN always travels with data that cannot have been acked yet.
+    const earlier = this.heldByte === undefined ? undefined : this.enqueue(this.heldByte, false);
+    earlier?.catch(() => {}); // the same failure rejects the write below, which the caller awaits
+    this.heldByte = Uint8Array.of(data[data.length - 1]!);
+    const rest = data.length > 1 ? this.enqueue(data.subarray(0, data.length - 1), false) : undefined;
+    return rest ?? earlier ?? RESOLVED;
   }
 
   end(): Promise<void> {
     if (this.sendClosed) return this.sendDone && !this.sendError ? RESOLVED : Promise.reject(this.sendError ?? new QuicStreamStateError(`stream ${this.id} already ended`));
     this.sendClosed = true;
-    return this.enqueue(EMPTY, true);
+    const last = this.heldByte ?? EMPTY;
+    this.heldByte = undefined;
+    return this.enqueue(last, true);
   }
 
   reset(code = 0): void {

@@ -52,7 +52,7 @@ export function echoStreams(conn: QuicConnection): void {
       void (async () => {
         for await (const piece of s) await s.write(piece);
         await s.end();
-      })().catch((e: unknown) => { if (process.env.QDEBUG) console.error("echo failed", e); }); // the test on the other side asserts the outcome
+      })().catch(() => {}); // the test on the other side asserts the outcome
     }
   })();
 }

@@ -219,13 +219,14 @@ test('server.close() ends client connections, and pending stream operations fail
   const conn: QuicConnection = await connectQuic({ host: '127.0.0.1', port: server.address.port });
   const s = await conn.openStream();
   await s.write(Buffer.from('hello'));
-  const reading = readAll(s); // never gets FIN: the server goes away
+  // Never gets FIN: the server goes away. The assertion is attached now, before the rejection happens.
+  const readingFails = assert.rejects(readAll(s), TransportError);
   const started = Date.now();
   await server.close();
   const result = await conn.closed;
   assert.ok(Date.now() - started < 3000, 'client noticed the close promptly');
   assert.equal(result.error, undefined, `clean close, got ${result.error?.message}`);
-  await assert.rejects(reading, TransportError);
+  await readingFails;
   await assert.rejects(conn.openStream(), TransportError);
 });
 
