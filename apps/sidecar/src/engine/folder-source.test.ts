@@ -264,7 +264,7 @@ describe('LocalFolderSource with a persistent IndexCache', () => {
     const src = new LocalFolderSource(root, { cache: c });
     await src.summary();
     assert.equal(c.count(), FILES - 100);
-    assert.equal(c.loadAll().has('g2/d2/f0.bin'), false);
+    assert.equal(c.loadAllRoots().has('g2/d2/f0.bin'), false);
     await rm(join(root, 'g2/d12/f0.bin'));
     await src.summary();
     assert.equal(c.count(), FILES - 101, 'a later pass of the same instance prunes too');

@@ -40,7 +40,8 @@ interface CachedHashes {
   mtimeMs: number;
   ctimeMs: number;
   ino: number;
-  hashes: Uint8Array[];
+  /** Undefined when only the root came from the index: fetched from it when someone asks. */
+  hashes: Uint8Array[] | undefined;
   root: Uint8Array;
 }
 
@@ -55,6 +56,7 @@ const OPEN_FLAGS =
 const HASH_CONCURRENCY = 4;
 
 type Identity = Pick<CachedHashes, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>;
+type Hashed = CachedHashes & { hashes: Uint8Array[] };
 
 /**
  * The read side of a folder: what a server serves, and what tests use directly as an in-memory
@@ -152,7 +154,15 @@ export class LocalFolderSource implements RemoteFolder {
     const st = await lstatFile(rel, abs);
     const seen = statKey(st);
     const known = this.lookup(rel, seen);
-    if (known !== undefined) return known.hashes;
+    if (known !== undefined) {
+      if (known.hashes !== undefined) return known.hashes;
+      const hit = this.index?.get(rel, seen);
+      // Same root guards against another process having rewritten the row since it was loaded.
+      if (hit !== undefined && Buffer.compare(hit.root, known.root) === 0) {
+        known.hashes = hit.hashes;
+        return hit.hashes;
+      }
+    }
     const read = await this.hashNow(rel, abs, seen);
     if (read === undefined) throw new NotFoundError(rel);
     if (read.stable && this.index !== undefined) {
@@ -225,9 +235,9 @@ export class LocalFolderSource implements RemoteFolder {
 
   /** Seeds the memory cache from the whole index at once: far cheaper than one query per file. */
   private loadIndex(index: IndexCache): void {
-    const all = index.loadAll();
+    const all = index.loadAllRoots();
     for (const [path, e] of all) {
-      if (!this.cache.has(path)) this.cache.set(path, { size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs, ino: e.ino, hashes: e.hashes, root: e.root });
+      if (!this.cache.has(path)) this.cache.set(path, { size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs, ino: e.ino, hashes: undefined, root: e.root });
     }
     this.indexed = new Set(all.keys());
   }
@@ -248,7 +258,7 @@ export class LocalFolderSource implements RemoteFolder {
    * (`stable`); one that changed meanwhile is reported as read (its root will not match its chunk
    * hashes later, and the client retries). Undefined if the file is gone.
    */
-  private async hashNow(rel: RelPath, abs: string, seen: Identity): Promise<{ entry: CachedHashes; stable: boolean } | undefined> {
+  private async hashNow(rel: RelPath, abs: string, seen: Identity): Promise<{ entry: Hashed; stable: boolean } | undefined> {
     let read: { size: number; hashes: Uint8Array[] };
     try {
       read = await hashFileChunks(abs);
@@ -257,7 +267,7 @@ export class LocalFolderSource implements RemoteFolder {
       throw err;
     }
     const after = await lstat(abs).catch(() => undefined);
-    const entry: CachedHashes = {
+    const entry: Hashed = {
       size: read.size,
       mtimeMs: after === undefined ? seen.mtimeMs : Math.floor(after.mtimeMs),
       ctimeMs: after?.ctimeMs ?? seen.ctimeMs,
