@@ -22,6 +22,10 @@ export interface PassSummary {
   elapsedMs: number;
   /** Files that could not be synced this pass; each one's local copy was left as it was. */
   failures: FileFailure[];
+  /** With mirror: local-only files moved to .leafsync_trash/<UTC timestamp>/ this pass. */
+  filesTrashed: number;
+  /** With mirror: why local-only files were not moved this pass (the server's folder looked empty). */
+  mirrorHalted?: string;
 }
 
 export interface ListeningEvent {

@@ -60,7 +60,7 @@ function buildProgram(): Command {
     .action(async (folder: string, o: { port: number; bind: string; file?: string; json?: boolean }) => {
       const out = createOutput(!!o.json);
       const identity = await loadOrCreateIdentity(home());
-      const running = await startServe({ folder, bind: o.bind, port: o.port, identity, ...(o.file !== undefined && { file: o.file }), log: out.notice });
+      const running = await startServe({ folder, bind: o.bind, port: o.port, identity, home: home(), ...(o.file !== undefined && { file: o.file }), log: out.notice });
       const address = formatHostPort(running.address);
       out.result(
         { event: 'listening', host: running.address.host, port: running.address.port, fingerprint: running.fingerprint, folder: running.folder, ...(o.file !== undefined && { file: o.file }) },
@@ -78,6 +78,7 @@ function buildProgram(): Command {
     .option('--accept-first', 'trust the server on first use and pin its fingerprint')
     .option('--fingerprint <hex>', "the server's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
     .option('--file <path>', 'sync only this file (relative to the folder)', asArgument(fileOption))
+    .option('--mirror', 'move local files the server does not have to .leafsync_trash (never deleted)')
     .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
     .option('--rate-mbps <n>', 'limit the transfer rate, in megabits per second, across all streams', rateOption)
     .option('--interval <seconds>', 'pause between passes', secondsOption, 2)
@@ -95,10 +96,12 @@ function buildProgram(): Command {
         {
           target,
           folder,
+          home: h,
           trust,
           identity,
           policy: { ...(o.acceptFirst && { acceptFirst: true }), ...(o.fingerprint !== undefined && { fingerprint: o.fingerprint }) },
           streams: o.streams,
+          ...(o.mirror && { mirror: true }),
           ...(o.rateMbps !== undefined && { rateMbps: o.rateMbps }),
           handshakeTimeoutMs: o.timeout * 1000,
           ...(o.file !== undefined && { file: o.file }),
@@ -118,6 +121,7 @@ function buildProgram(): Command {
       if (o.once && last && last.failures.length > 0) {
         throw new CliError(`${last.failures.length} file(s) could not be synced; the folders do not match yet (first: ${last.failures[0]!.message})`);
       }
+      if (o.once && last?.mirrorHalted !== undefined) throw new CliError(last.mirrorHalted);
     });
 
   const trust = program.command('trust').description('pinned servers and authorised clients');
@@ -181,6 +185,7 @@ interface ConnectFlags {
   acceptFirst?: boolean;
   fingerprint?: string;
   file?: string;
+  mirror?: boolean;
   streams: number;
   rateMbps?: number;
   interval: number;

@@ -15,6 +15,7 @@ import {
 } from './errors.js';
 import type { IndexCache, IndexRecord } from './index-cache.js';
 import { isInternalPath } from './internal-names.js';
+import { loadIgnoreRules, type IgnoreMatcher } from './ignore-rules.js';
 import { folderRoot, merkleRoot } from './merkle.js';
 import { resolveInside, validateRelPath } from './safe-path.js';
 import type { ScanWarning } from './scanner.js';
@@ -31,7 +32,12 @@ export interface LocalFolderSourceOptions {
    */
   cache?: IndexCache;
   /** Paths to leave out (e.g. .leafsyncignore): not listed, not descended into, never served. */
-  ignore?: (rel: RelPath, isDir: boolean) => boolean;
+  ignore?: IgnoreMatcher;
+  /**
+   * Read the folder's own `.leafsyncignore` at every summary, so edits to the rules apply from
+   * the next pass on (instead of a fixed `ignore`).
+   */
+  readIgnoreFile?: boolean;
 }
 
 /** What a file looked like when it was hashed; any difference means the hashes may be stale. */
@@ -75,7 +81,8 @@ export class LocalFolderSource implements RemoteFolder {
    * prune the rows of deleted files without reading the table again.
    */
   private indexed: Set<RelPath> | undefined;
-  private readonly ignore: ((rel: RelPath, isDir: boolean) => boolean) | undefined;
+  private ignore: IgnoreMatcher | undefined;
+  private readonly readIgnoreFile: boolean;
   /** NFC wire path → on-disk spelling, for names stored decomposed (NFD) on disk. */
   private diskPaths = new Map<RelPath, string>();
   private warnings: ScanWarning[] = [];
@@ -85,6 +92,7 @@ export class LocalFolderSource implements RemoteFolder {
     this.only = opts?.only === undefined ? undefined : validateRelPath(opts.only);
     this.index = opts?.cache;
     this.ignore = opts?.ignore;
+    this.readIgnoreFile = opts?.readIgnoreFile === true;
   }
 
   /** What the last summary() skipped (unreadable directories, names that cannot be synced). */
@@ -93,6 +101,7 @@ export class LocalFolderSource implements RemoteFolder {
   }
 
   async summary(): Promise<FolderSummary> {
+    if (this.readIgnoreFile) this.ignore = await loadIgnoreRules(this.rootAbs);
     if (this.only !== undefined && this.isIgnored(this.only)) throw new IgnoredPathError(this.only);
     const warnings: ScanWarning[] = [];
     const scanned = await scanFolderOnDisk(this.rootAbs, {
@@ -214,6 +223,8 @@ export class LocalFolderSource implements RemoteFolder {
     const rel = validateRelPath(path);
     if (isInternalPath(rel)) throw new InternalPathError(rel);
     if (this.only !== undefined && rel !== this.only) throw new OutsideScopeError(rel, this.only);
+    // A request may come before any summary loaded the rules; it must not slip past them.
+    if (this.readIgnoreFile && this.ignore === undefined) this.ignore = await loadIgnoreRules(this.rootAbs);
     if (this.isIgnored(rel)) throw new IgnoredPathError(rel);
     const abs = await resolveInside(this.rootAbs, rel);
     const disk = this.diskPaths.get(rel);

@@ -11,6 +11,9 @@ import { STAGING_DIR, utimesSeconds } from './staging-file.js';
 import { LocalFolderSource } from './folder-source.js';
 import { transferFile, type TransferContext } from './file-transfer.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { IGNORE_FILE, loadIgnoreRules } from './ignore-rules.js';
+import { planMirror } from './mirror-plan.js';
+import { moveToTrash, removeEmptyDirs, trashStamp } from './trash.js';
 import { EngineError, InternalPathError, NotFoundError } from './errors.js';
 
 export { ChunkHashMismatchError } from './file-transfer.js';
@@ -35,6 +38,8 @@ export interface PullOptions {
    */
   local?: LocalFolderSource;
   limiter?: RateLimiter;
+  /** Move local-only files to the trash so the folders end identical. */
+  mirror?: boolean;
   /** Carried from pass to pass by the caller; updated in place. */
   state?: PullState;
   signal?: AbortSignal;
@@ -74,10 +79,10 @@ const FILES_IN_FLIGHT = 16;
  */
 export async function pullPass(remote: RemoteFolder, localRoot: string, opts: PullOptions = {}): Promise<PassSummary> {
   const started = performance.now();
-  const local = opts.local ?? new LocalFolderSource(localRoot, opts.only === undefined ? {} : { only: opts.only });
+  const local = opts.local ?? new LocalFolderSource(localRoot, { readIgnoreFile: true, ...(opts.only !== undefined && { only: opts.only }) });
   const state = opts.state ?? {};
   const emit = opts.onEvent ?? (() => {});
-  const result: PassSummary = { files: 0, filesChanged: 0, chunksFetched: 0, bytesFetched: 0, elapsedMs: 0, failures: [] };
+  const result: PassSummary = { files: 0, filesChanged: 0, chunksFetched: 0, bytesFetched: 0, elapsedMs: 0, failures: [], filesTrashed: 0 };
   const finish = () => {
     result.elapsedMs = Math.round(performance.now() - started);
     return result;
@@ -134,23 +139,24 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   });
   const requests = pLimit(streams);
   const fileSlots = pLimit(FILES_IN_FLIGHT);
-  await Promise.all(
-    files.map((file) =>
-      fileSlots(async () => {
-        if (opts.signal?.aborted) return;
-        try {
-          if (await pullFile(file)) result.filesChanged++;
-        } catch (err) {
-          if (opts.signal?.aborted) return;
-          fail(file.path, err);
-        }
-      }),
-    ),
-  );
+  const syncFile = async (file: FileSummary) => {
+    if (opts.signal?.aborted) return;
+    try {
+      if (await pullFile(file)) result.filesChanged++;
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      fail(file.path, err);
+    }
+  };
+  // The rules arrive first, so this pass already judges local files by the server's rules.
+  const rulesFile = files.find((f) => f.path === IGNORE_FILE);
+  if (rulesFile) await syncFile(rulesFile);
+  await Promise.all(files.filter((f) => f !== rulesFile).map((file) => fileSlots(() => syncFile(file))));
+  if (opts.mirror && opts.only === undefined && !opts.signal?.aborted) await mirrorDeletes(entries, localBefore.entries);
   await removeIfEmpty(join(localRoot, STAGING_DIR));
   opts.signal?.throwIfAborted();
 
-  if (result.failures.length === 0) {
+  if (result.failures.length === 0 && result.mirrorHalted === undefined) {
     state.remoteRoot = summary.root;
     state.localRoot = (await localSummary(local)).root;
     state.files = result.files;
@@ -158,6 +164,26 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     delete state.remoteRoot;
   }
   return finish();
+
+  /** Local-only files go to the trash (never deleted); emptied folders the server lacks go away. */
+  async function mirrorDeletes(remote: FileSummary[], localEntries: FileSummary[]): Promise<void> {
+    const plan = planMirror(remote, localEntries, { ignore: await loadIgnoreRules(localRoot) });
+    if (plan.halt !== undefined) {
+      result.mirrorHalted = plan.halt;
+      return;
+    }
+    const stamp = trashStamp(new Date());
+    for (const path of plan.trash) {
+      try {
+        await moveToTrash(localRoot, path, stamp);
+        result.filesTrashed++;
+      } catch (err) {
+        fail(path, err);
+      }
+    }
+    const keep = new Set(remote.filter((e) => e.type === 'dir').map((e) => e.path));
+    await removeEmptyDirs(localRoot, plan.emptyDirCandidates, { keep });
+  }
 
   /** Returns true if the file's content was (re)written. */
   async function pullFile(file: FileSummary): Promise<boolean> {

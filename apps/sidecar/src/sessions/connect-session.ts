@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalFolderSource } from '../engine/folder-source.js';
+import { IndexCache } from '../engine/index-cache.js';
 import type { PassSummary } from '@leafsync/shared';
 import { pullPass, type PullEvent, type PullState } from '../engine/pull.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
@@ -17,6 +18,9 @@ export interface ConnectOptions {
   trust: TrustStore;
   policy: TrustPolicy;
   identity: Identity;
+  /** Where the index cache lives (LEAFSYNC_HOME). */
+  home: string;
+  mirror?: boolean;
   streams?: number;
   /** Megabits per second across all streams and files. */
   rateMbps?: number;
@@ -48,7 +52,16 @@ function isFatal(err: unknown): boolean {
  */
 export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {}): Promise<PassSummary | undefined> {
   const folder = await destinationFolder(opts.folder);
-  const local = new LocalFolderSource(folder, opts.file === undefined ? {} : { only: opts.file });
+  const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => hooks.onNotice?.(w.message) });
+  try {
+    return await connectLoop(opts, hooks, folder, cache);
+  } finally {
+    cache.close();
+  }
+}
+
+async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, cache: IndexCache): Promise<PassSummary | undefined> {
+  const local = new LocalFolderSource(folder, { cache, readIgnoreFile: true, ...(opts.file !== undefined && { only: opts.file }) });
   const limiter = opts.rateMbps === undefined ? undefined : RateLimiter.fromMbps(opts.rateMbps);
   const state: PullState = {};
   let last: PassSummary | undefined;
@@ -75,6 +88,7 @@ export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {})
         last = await pullPass(remote, folder, {
           local,
           state,
+          ...(opts.mirror && { mirror: true }),
           ...(limiter && { limiter }),
           ...(hooks.signal && { signal: hooks.signal }),
           ...(opts.file !== undefined && { only: opts.file }),

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalFolderSource } from '../engine/folder-source.js';
+import { IndexCache } from '../engine/index-cache.js';
 import type { RelPath } from '../engine/types.js';
 import { serveConnection } from '../protocol/server-session.js';
 import { QuicServer } from '../transport/quic-server.js';
@@ -13,6 +14,8 @@ export interface ServeOptions {
   bind: string;
   port: number;
   identity: Identity;
+  /** Where the index cache lives (LEAFSYNC_HOME). */
+  home: string;
   log?: (line: string) => void;
 }
 
@@ -30,7 +33,8 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     const info = await stat(join(folder, opts.file)).catch(() => undefined);
     if (!info?.isFile()) throw new FolderError(`--file ${opts.file}: no such file in ${folder}`);
   }
-  const source = new LocalFolderSource(folder, opts.file === undefined ? {} : { only: opts.file });
+  const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => opts.log?.(w.message) });
+  const source = new LocalFolderSource(folder, { cache, readIgnoreFile: true, ...(opts.file !== undefined && { only: opts.file }) });
   const served = { source, ...(opts.file !== undefined && { servedFile: opts.file }), ...(opts.log && { log: opts.log }) };
   const server = await QuicServer.listen({
     host: opts.bind,
@@ -42,5 +46,13 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
   });
   // Hash the folder now so the first client does not wait for it.
   source.summary().catch((err: Error) => opts.log?.(`scanning ${folder} failed: ${err.message}`));
-  return { address: server.address, fingerprint: opts.identity.fingerprint, folder, close: () => server.close() };
+  return {
+    address: server.address,
+    fingerprint: opts.identity.fingerprint,
+    folder,
+    close: async () => {
+      await server.close();
+      cache.close();
+    },
+  };
 }
