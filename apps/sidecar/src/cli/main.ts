@@ -9,6 +9,7 @@ import { runConnect } from '../sessions/connect-session.js';
 import { startUi } from './ui-command.js';
 import { CliError, createOutput } from './output.js';
 import { describePass } from './describe-pass.js';
+import { PassProgress } from './pass-progress.js';
 
 /** commander calls these for option values; throwing InvalidArgumentError makes it print one clear line. */
 function asArgument<T>(parse: (value: string) => T): (value: string) => T {
@@ -91,6 +92,7 @@ function buildProgram(): Command {
       const [identity, trust] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h)]);
       const stop = new AbortController();
       const onSignal = () => stop.abort();
+      const progress = new PassProgress((bytes) => out.result({ event: 'progress', bytesFetched: bytes }, `${(bytes / 1048576).toFixed(1)} MiB fetched`), out.json);
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const last = await runConnect(
         {
@@ -113,10 +115,15 @@ function buildProgram(): Command {
           onConnected: (c) => {
             if (c.newlyPinned) out.notice(`pinned ${c.address} with fingerprint ${c.fingerprint}`);
           },
-          onPass: (r) => out.result({ event: 'pass', ...r }, describePass(r)),
+          onPass: (r) => {
+            progress.passDone();
+            out.result({ event: 'pass', ...r }, describePass(r));
+          },
+          onEvent: progress.onEvent,
           onNotice: out.notice,
         },
       );
+      progress.stop();
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       if (o.once && last && last.failures.length > 0) {
         throw new CliError(`${last.failures.length} file(s) could not be synced; the folders do not match yet (first: ${last.failures[0]!.message})`);

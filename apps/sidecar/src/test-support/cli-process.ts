@@ -26,8 +26,54 @@ export async function runCli(args: string[], opts: { home: string; timeoutMs?: n
   return { code, stdout, stderr, ms: performance.now() - started };
 }
 
+/** A CLI process that keeps running: its JSON lines can be awaited as they arrive. */
+export class CliChild {
+  readonly child: ChildProcess;
+  readonly events: Array<Record<string, unknown>> = [];
+  stderr = '';
+  private waiters: Array<() => void> = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(home: string, args: string[]) {
+    this.child = spawn(process.execPath, [CLI, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      if (line.startsWith('{')) this.events.push(JSON.parse(line) as Record<string, unknown>);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.exited = once(this.child, 'exit').then(([code, signal]) => {
+      for (const w of this.waiters.splice(0)) w();
+      return { code: code as number | null, signal: signal as NodeJS.Signals | null };
+    });
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves with the first event (old or new) that matches; rejects if the process exits or time runs out. */
+  async waitFor(match: (e: Record<string, unknown>) => boolean, what: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.find(match);
+      if (found) return found;
+      if (!this.running) throw new Error(`process exited before ${what}; stderr:\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr:\n${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 500);
+      });
+    }
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.running) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
 export interface ServeProcess {
-  child: ChildProcess;
+  cli: CliChild;
   host: string;
   port: number;
   fingerprint: string;
@@ -37,27 +83,22 @@ export interface ServeProcess {
 
 /** Starts `leafsync serve --json` and waits for its "listening" line. */
 export async function startServeProcess(t: { after(fn: () => Promise<void>): void }, home: string, folder: string, extra: string[] = []): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, '--home', home, 'serve', folder, '--bind', '127.0.0.1', '--port', '0', '--json', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const cli = new CliChild(home, ['serve', folder, '--bind', '127.0.0.1', '--port', '0', '--json', ...extra]);
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    await cli.kill('SIGTERM');
   };
   t.after(stop);
-  const lines = createInterface({ input: child.stdout! });
-  const first = await Promise.race([
-    once(lines, 'line').then(([l]) => l as string),
-    once(child, 'exit').then(() => {
-      throw new Error(`serve exited before listening: ${stderr}`);
-    }),
-  ]);
-  const event = JSON.parse(first) as { event: string; host: string; port: number; fingerprint: string };
-  if (event.event !== 'listening') throw new Error(`unexpected first line: ${first}`);
-  return { child, host: event.host, port: event.port, fingerprint: event.fingerprint, address: `${event.host}:${event.port}`, stop };
+  const event = (await cli.waitFor((e) => e.event === 'listening', 'the listening line', 30_000)) as { host: string; port: number; fingerprint: string };
+  return { cli, host: event.host, port: event.port, fingerprint: event.fingerprint, address: `${event.host}:${event.port}`, stop };
+}
+
+/** Starts a `connect --json` that keeps running (no --once); killed when the test ends. */
+export function startConnectProcess(t: { after(fn: () => Promise<void>): void }, home: string, args: string[]): CliChild {
+  const cli = new CliChild(home, ['connect', ...args, '--json']);
+  t.after(async () => {
+    await cli.kill('SIGKILL');
+  });
+  return cli;
 }
 
 /** The JSON pass lines a `connect --json` printed. */
