@@ -129,6 +129,9 @@ test('--file on serve and on connect syncs just that file', async (t) => {
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual([...(await hashTree(d1)).keys()], ['a', 'a/b', 'a/b/c', 'a/b/c/deep.txt']);
 
+  const missing = await runCli(['connect', whole.address, d1, '--once', '--file', 'no/such.txt'], { home: ch });
+  assertOneLineError(missing, /not found: no\/such\.txt|has no file "no\/such\.txt"/i);
+
   const one = await startServeProcess(t, sh, served, ['--file', 'exactly-one-chunk.bin']);
   const run2 = await runCli(['connect', one.address, d2, '--accept-first', '--once'], { home: ch });
   assert.equal(run2.code, 0, run2.stderr);

@@ -84,6 +84,11 @@ async function answer(stream: QuicStream, req: Request, folder: ServedFolder, st
       if (req.only !== undefined) checkServed(folder, req.only);
       const summary = await folder.source.summary();
       const entries = req.only === undefined ? summary.entries : summary.entries.filter((e) => e.path === req.only);
+      if (req.only !== undefined && !entries.some((e) => e.type === 'file')) {
+        // Not in the listing: let the source say why (ignored, internal, not a file, missing).
+        await folder.source.chunkHashes(req.only);
+        throw new RequestRefusedError('NOT_FOUND', `the server has no file "${req.only}"`);
+      }
       const root = req.only === undefined ? summary.root : folderRoot(entries);
       // The client already has this exact folder: one small answer instead of the whole listing.
       if (req.known !== undefined && bytesEqual(req.known, root)) {
