@@ -1,5 +1,4 @@
 import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
-import { writeFileAtomic } from '../fs/atomic-file.js';
 import { ChunkBitmap } from './chunk-bitmap.js';
 import { chunkCount } from './chunking.js';
 
@@ -32,8 +31,16 @@ export class BitmapFile {
     header.writeUInt8(VERSION, 4);
     header.writeDoubleBE(target.size, 5);
     header.set(target.root, 13);
-    await writeFileAtomic(path, Buffer.concat([header, bitmap.bytes]));
-    return new BitmapFile(path, target, bitmap, await open(path, 'r+'));
+    // No fsync: a record lost or torn by a crash fails the length check on load, and a stale one
+    // only claims bits that are re-hashed before use. Durability here would cost two fsyncs a file.
+    const fh = await open(path, 'w');
+    try {
+      await fh.writeFile(Buffer.concat([header, bitmap.bytes]));
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    return new BitmapFile(path, target, bitmap, fh);
   }
 
   /** Reads a record; a missing, truncated or foreign file yields undefined (the staging is then not trusted). */
@@ -62,15 +69,12 @@ export class BitmapFile {
     return this.writes;
   }
 
-  /** Flushes pending bit writes to disk and closes; the record stays for a later resume. */
+  /** Waits for pending bit writes and closes; the record stays for a later resume. */
   async close(): Promise<void> {
-    await this.writes;
+    await this.writes.catch(() => {});
     const fh = this.fh;
     this.fh = undefined;
-    if (fh) {
-      await fh.datasync();
-      await fh.close();
-    }
+    await fh?.close();
   }
 
   /** The transfer finished (or was abandoned): the record goes. */

@@ -1,8 +1,9 @@
 import { open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { LimitFunction } from 'p-limit';
 import type { FileSummary, RemoteFolder } from './types.js';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashChunk } from './chunking.js';
-import { bytesEqual } from './merkle.js';
+import { bytesEqual, merkleRoot } from './merkle.js';
 import { ChunkBitmap } from './chunk-bitmap.js';
 import { BitmapFile, bitmapPathFor } from './bitmap-file.js';
 import { StagingFile, stagingPathFor } from './staging-file.js';
@@ -30,6 +31,8 @@ export interface TransferContext {
   limiter?: RateLimiter;
   signal?: AbortSignal;
   onChunk(bytes: number): void;
+  /** Folders whose entries were renamed; the caller fsyncs each once when the pass ends. */
+  touchedDirs: Set<string>;
 }
 
 export interface LocalVersion {
@@ -45,29 +48,41 @@ export interface TransferStats {
 }
 
 /**
- * Brings one file to the remote version `file` (whose chunk hashes are `remoteHashes`, already
- * checked against file.root) through a staging file: resume what an interrupted transfer left,
- * reuse local chunks, fetch the rest over parallel requests, verify every chunk on arrival,
- * then finalize (Merkle check + atomic rename). On failure the staging file and its bitmap stay
- * so the next attempt fetches only what is still missing.
+ * Brings one file to the remote version `file` through a staging file: resume what an
+ * interrupted transfer left, reuse local chunks, fetch the rest over parallel requests, verify
+ * every chunk on arrival, then finalize (Merkle check + atomic rename). On failure the staging
+ * file and its bitmap stay so the next attempt fetches only what is still missing.
+ *
+ * `remoteHashes` (already checked against file.root) may be omitted for a file of at most one
+ * chunk: its single chunk is then checked against the file root itself, which saves a round trip
+ * per small file. Such files keep no bitmap either: there is nothing to resume in one chunk.
  */
-export async function transferFile(ctx: TransferContext, file: FileSummary, dest: string, remoteHashes: readonly Uint8Array[], local: LocalVersion | undefined): Promise<TransferStats> {
+export async function transferFile(ctx: TransferContext, file: FileSummary, dest: string, remoteHashes: readonly Uint8Array[] | undefined, local: LocalVersion | undefined): Promise<TransferStats> {
   const stats: TransferStats = { chunksFetched: 0, bytesFetched: 0, chunksResumed: 0 };
-  const { staging, record } = await prepareStaging(ctx.localRoot, file, remoteHashes, local, stats);
+  const count = chunkCount(file.size);
+  if (remoteHashes === undefined && count > 1) throw new RangeError(`chunk hashes are needed for ${file.path} (${count} chunks)`);
+  const chunkIsGood = remoteHashes
+    ? (i: number, data: Uint8Array) => bytesEqual(hashChunk(data), remoteHashes[i]!)
+    : (_i: number, data: Uint8Array) => bytesEqual(merkleRoot([hashChunk(data)]), file.root);
+  const { staging, record } = remoteHashes && count > 1
+    ? await prepareStaging(ctx.localRoot, file, remoteHashes, local, stats)
+    : { staging: await StagingFile.open(ctx.localRoot, file.path, { size: file.size }), record: undefined };
   try {
-    let wanted = record.bitmap.missing();
+    let wanted = record ? record.bitmap.missing() : [...Array(count).keys()];
     for (let attempt = 0; wanted.length > 0; attempt++) {
-      const bad = await fetchInto(ctx, file, remoteHashes, staging, record, wanted, stats);
+      const bad = await fetchInto(ctx, file, chunkIsGood, staging, record, wanted, stats);
       if (bad.length > 0 && attempt > 0) throw new ChunkHashMismatchError(file.path, bad);
       wanted = bad;
     }
-    await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode });
-    await record.remove();
+    await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, { syncDir: false });
+    ctx.touchedDirs.add(dirname(dest));
+    await record?.remove();
     return stats;
   } catch (err) {
-    if (err instanceof MerkleMismatchError) {
-      // Every chunk was verified, so this means the disk changed under us: trust none of it.
-      await record.remove();
+    if (err instanceof MerkleMismatchError || !record) {
+      // Every chunk was verified, so a mismatch means the disk changed under us: trust none of it.
+      // Without a record nothing could be resumed anyway.
+      await record?.remove();
       await staging.discard();
     } else {
       await record.close();
@@ -129,13 +144,13 @@ async function copyMatchingLocalChunks(staging: StagingFile, local: LocalVersion
   }
 }
 
-/** Fetches `wanted` into the staging file; returns the indices whose bytes did not match their hash. */
+/** Fetches `wanted` into the staging file; returns the indices whose bytes did not verify. */
 async function fetchInto(
   ctx: TransferContext,
   file: FileSummary,
-  remoteHashes: readonly Uint8Array[],
+  chunkIsGood: (index: number, data: Uint8Array) => boolean,
   staging: StagingFile,
-  record: BitmapFile,
+  record: BitmapFile | undefined,
   wanted: number[],
   stats: TransferStats,
 ): Promise<number[]> {
@@ -147,12 +162,12 @@ async function fetchInto(
         await ctx.remote.fetchChunks(file.path, batch, async (index, data) => {
           ctx.signal?.throwIfAborted();
           if (ctx.limiter) await ctx.limiter.take(data.length, ctx.signal);
-          if (!bytesEqual(hashChunk(data), remoteHashes[index]!)) {
+          if (!chunkIsGood(index, data)) {
             bad.push(index);
             return;
           }
           await staging.writeChunk(index, data);
-          await record.mark(index);
+          await record?.mark(index);
           // Counted only once recorded, so reported progress never exceeds what a resume finds.
           stats.chunksFetched++;
           stats.bytesFetched += data.length;

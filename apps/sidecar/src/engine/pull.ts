@@ -1,6 +1,7 @@
 import { chmod, mkdir, rmdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
+import { fsyncDirectory } from '../fs/atomic-file.js';
 import type { FileFailure, PassSummary } from '@leafsync/shared';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
 import { chunkCount } from './chunking.js';
@@ -93,13 +94,18 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     emit({ kind: 'file-error', path, message: failure.message });
   };
 
-  const localBefore = await localSummary(local);
+  // Both sides scan at once: the server answers "unchanged" for the root we last synced to,
+  // while we check that nothing changed here either. Only if ours did do we ask for the listing.
+  const [localBefore, quick] = await Promise.all([
+    localSummary(local),
+    remote.summary(state.remoteRoot ? { knownRoot: state.remoteRoot } : {}),
+  ]);
   const unchangedHere = state.localRoot !== undefined && bytesEqual(state.localRoot, localBefore.root);
-  const summary = await remote.summary(unchangedHere && state.remoteRoot ? { knownRoot: state.remoteRoot } : {});
-  if (summary.unchanged) {
+  if (quick.unchanged && unchangedHere) {
     result.files = state.files ?? 0;
     return finish();
   }
+  const summary = quick.unchanged ? await remote.summary() : quick;
 
   const entries: FileSummary[] = [];
   for (const entry of summary.entries) {
@@ -128,6 +134,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   }
 
   const streams = clampStreams(opts.streams);
+  const touchedDirs = new Set<string>();
   const ctx = (path: RelPath): TransferContext => ({
     remote,
     localRoot,
@@ -136,6 +143,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     ...(opts.limiter && { limiter: opts.limiter }),
     ...(opts.signal && { signal: opts.signal }),
     onChunk: (bytes) => emit({ kind: 'chunk', path, bytes }),
+    touchedDirs,
   });
   const requests = pLimit(streams);
   const fileSlots = pLimit(FILES_IN_FLIGHT);
@@ -153,6 +161,8 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   if (rulesFile) await syncFile(rulesFile);
   await Promise.all(files.filter((f) => f !== rulesFile).map((file) => fileSlots(() => syncFile(file))));
   if (opts.mirror && opts.only === undefined && !opts.signal?.aborted) await mirrorDeletes(entries, localBefore.entries);
+  // One fsync per folder makes every rename of the pass durable before the pass reports success.
+  for (const dir of touchedDirs) await fsyncDirectory(dir);
   await removeIfEmpty(join(localRoot, STAGING_DIR));
   opts.signal?.throwIfAborted();
 
@@ -194,12 +204,14 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
       await matchMetadata(dest, existing, file);
       return false;
     }
-    const remoteHashes = await remote.chunkHashes(file.path);
-    if (remoteHashes.length !== chunkCount(file.size) || !bytesEqual(merkleRoot(remoteHashes), file.root)) {
+    // A file of one chunk is checked against its root directly: no chunk-hash round trip.
+    const count = chunkCount(file.size);
+    const remoteHashes = count > 1 ? await remote.chunkHashes(file.path) : undefined;
+    if (remoteHashes && (remoteHashes.length !== count || !bytesEqual(merkleRoot(remoteHashes), file.root))) {
       throw new RemoteChangedError(file.path);
     }
-    const localHashes = existing ? await local.chunkHashes(file.path) : undefined;
-    emit({ kind: 'file-start', path: file.path, size: file.size, chunks: remoteHashes.length });
+    const localHashes = existing && remoteHashes ? await local.chunkHashes(file.path) : undefined;
+    emit({ kind: 'file-start', path: file.path, size: file.size, chunks: count });
     const stats = await transferFile(ctx(file.path), file, dest, remoteHashes, localHashes && { abs: dest, hashes: localHashes });
     result.chunksFetched += stats.chunksFetched;
     result.bytesFetched += stats.bytesFetched;

@@ -124,7 +124,7 @@ export class StagingFile {
    * from what was written, so a torn write or a bad seed cannot slip through. On a mismatch the
    * destination is untouched and this staging file stays open for more writes and another try.
    */
-  async finalize(destAbs: string, expect: { size: number; root: Uint8Array; mtimeMs: number; mode: number }): Promise<void> {
+  async finalize(destAbs: string, expect: { size: number; root: Uint8Array; mtimeMs: number; mode: number }, opts: { syncDir?: boolean } = {}): Promise<void> {
     const fh = this.handle();
     await fh.truncate(expect.size);
     const { size, hashes } = await hashFileChunks(this.tempPath);
@@ -142,7 +142,8 @@ export class StagingFile {
     this.fh = undefined;
     await mkdir(dirname(destAbs), { recursive: true });
     await rename(this.tempPath, destAbs);
-    await fsyncDirectory(dirname(destAbs));
+    // A caller landing many files in one folder may fsync that folder once for all of them.
+    if (opts.syncDir !== false) await fsyncDirectory(dirname(destAbs));
   }
 
   /** Closes and deletes the staging file (a cancelled or superseded transfer). */
