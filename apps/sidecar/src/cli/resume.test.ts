@@ -101,3 +101,22 @@ test('the server killed mid-transfer and restarted: the running client recovers 
   const exit = await client.kill('SIGINT');
   assert.equal(exit.code, 0, client.stderr);
 });
+
+test('the server file changes mid-transfer: no mix is ever finalized, good chunks are kept, the next pass gets the new version', async (t) => {
+  const [served, dest, sh, ch] = await tempDirs(t, 'served', 'dest', 'sh', 'ch');
+  const size = 40 * MiB;
+  await writeFile(join(served, 'moving.bin'), seededBytes('v1', size));
+  const server = await startServeProcess(t, sh, served);
+  const client = startConnectProcess(t, ch, [server.address, dest, '--accept-first', '--rate-mbps', '120', '--interval', '1', '--streams', '1']);
+  await client.waitFor((e) => e.event === 'progress' && (e.bytesFetched as number) >= 8 * MiB, '8 MiB of progress');
+  // Rewrite the last 16 MiB in place: the head already fetched stays valid.
+  const fh = await open(join(served, 'moving.bin'), 'r+');
+  await fh.write(seededBytes('v2', 16 * MiB), 0, 16 * MiB, size - 16 * MiB);
+  await fh.close();
+  const done = await client.waitFor((e) => e.event === 'pass' && (e.failures as unknown[]).length === 0 && (e.filesChanged as number) === 1, 'a pass that lands the new version', 120_000);
+  const failed = client.events.filter((e) => e.event === 'pass' && (e.failures as unknown[]).length > 0);
+  assert.ok(failed.length >= 1, 'the pass that saw the change reported it instead of finalizing');
+  assert.match(JSON.stringify(failed[0]), /CHUNK_HASH_MISMATCH|REMOTE_CHANGED/);
+  assert.ok((done.bytesFetched as number) < size, `the landing pass reused good chunks (fetched ${done.bytesFetched} of ${size})`);
+  assert.deepEqual(await hashTree(dest), await hashTree(served));
+});
