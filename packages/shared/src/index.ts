@@ -34,3 +34,5 @@ export interface ListeningEvent {
   port: number;
   fingerprint: string;
 }
+
+export * from './api.js';

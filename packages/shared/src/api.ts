@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import type { PassSummary } from './index.js';
+
+/**
+ * The dashboard API's contract: inputs as zod schemas (validated by the sidecar, reused by the
+ * web app's forms), outputs and events as types. The sidecar's tRPC router implements exactly
+ * this; the web app imports only the router's type.
+ */
+
+const folderPath = z.string().trim().min(1, 'choose a folder');
+const relFile = z.string().trim().min(1).optional();
+const port = z.number().int().min(0).max(65535);
+const fingerprint = z
+  .string()
+  .trim()
+  .transform((v) => v.replace(/:/g, '').toLowerCase())
+  .refine((v) => /^[0-9a-f]{64}$/.test(v), 'a fingerprint is 64 hex characters (as `leafsync id` prints it)');
+
+export const serveInput = z.object({
+  folder: folderPath,
+  file: relFile,
+  port: port.default(4455),
+  bind: z.string().trim().min(1).default('0.0.0.0'),
+});
+export type ServeInput = z.input<typeof serveInput>;
+
+export const connectInput = z.object({
+  /** HOST:PORT of the server, e.g. 192.168.1.20:4455 or [::1]:4455. */
+  address: z.string().trim().min(1, 'enter the server as HOST:PORT'),
+  folder: folderPath,
+  file: relFile,
+  acceptFirst: z.boolean().default(false),
+  fingerprint: fingerprint.optional(),
+  mirror: z.boolean().default(false),
+  streams: z.number().int().min(1).max(64).default(8),
+  /** Megabits per second across all streams; absent = unlimited. */
+  rateMbps: z.number().positive().optional(),
+  intervalSeconds: z.number().min(0).max(86_400).default(2),
+  /** Stop after one pass (the session then ends in state 'stopped' or 'error'). */
+  once: z.boolean().default(false),
+});
+export type ConnectInput = z.input<typeof connectInput>;
+
+export const sessionIdInput = z.object({ id: z.string().min(1) });
+export const listDirInput = z.object({ path: z.string().optional() });
+export const eventsInput = z.object({ lastEventId: z.string().nullish(), sessionId: z.string().optional() });
+export const removeServerInput = z.object({ address: z.string().min(1) });
+export const removeClientInput = z.object({ fingerprint });
+
+export type SessionKind = 'serve' | 'connect' | 'watch';
+/** serve: starting → listening; connect: starting → connecting → scanning ⇄ transferring → idle (repeat) */
+export type SessionState = 'starting' | 'listening' | 'connecting' | 'scanning' | 'transferring' | 'idle' | 'error' | 'stopped';
+
+export interface FileProgress {
+  path: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface SessionProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Moving average over the last few seconds. */
+  bytesPerSecond: number;
+  etaSeconds?: number;
+  /** Files being transferred right now. */
+  files: FileProgress[];
+}
+
+export interface SessionInfo {
+  id: string;
+  kind: SessionKind;
+  state: SessionState;
+  folder: string;
+  file?: string;
+  /** serve: the address it listens on; connect: the server's HOST:PORT. */
+  address: string;
+  /** serve: this peer's fingerprint; connect: the server's, once known. */
+  fingerprint?: string;
+  /** Plain-words reason when state is 'error' (wrong fingerprint, unreachable, permission denied…). */
+  error?: string;
+  progress?: SessionProgress;
+  lastPass?: PassSummary;
+  startedAt: string;
+}
+
+export type SessionEvent =
+  | { type: 'session'; session: SessionInfo }
+  | { type: 'progress'; sessionId: string; progress: SessionProgress }
+  | { type: 'pass'; sessionId: string; pass: PassSummary }
+  | { type: 'notice'; sessionId: string; message: string }
+  | { type: 'removed'; sessionId: string };
+
+export interface DirEntry {
+  name: string;
+  type: 'dir' | 'file';
+  /** Starts with a dot (or has the hidden attribute on Windows). */
+  hidden: boolean;
+  /** One of leafsync's internal names (.leafsync_tmp, .leafsync_trash, .git, *.part). */
+  internal: boolean;
+  size?: number;
+}
+
+export interface DirListing {
+  path: string;
+  /** Undefined at a filesystem root. */
+  parent?: string;
+  entries: DirEntry[];
+  /** Set instead of entries when the folder cannot be read. */
+  error?: string;
+}
+
+export interface QuickLink {
+  label: string;
+  path: string;
+}
+
+export interface TrustView {
+  servers: Array<{ address: string; fingerprint: string; pinnedAt: string }>;
+  clients: Array<{ fingerprint: string; pinnedAt: string }>;
+}
