@@ -21,6 +21,7 @@ import { resolveInside, validateRelPath } from './safe-path.js';
 import type { ScanWarning } from './scanner.js';
 import { scanFolderOnDisk } from './scanner.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
+import { errCode } from '../fs/fs-errors.js';
 
 export interface LocalFolderSourceOptions {
   /** Serve just this one regular file (single-file session). */
@@ -335,6 +336,3 @@ async function openFile(rel: RelPath, abs: string): Promise<FileHandle> {
   }
 }
 
-function errCode(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-}

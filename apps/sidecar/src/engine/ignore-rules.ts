@@ -4,6 +4,7 @@ import ignore from 'ignore';
 import { IgnoreRulesError } from './errors.js';
 import { isInternalPath } from './internal-names.js';
 import type { RelPath } from './types.js';
+import { errCode, errMessage } from '../fs/fs-errors.js';
 
 /** The rules file at the top of a served folder. Only the root one counts; others are ordinary files. */
 export const IGNORE_FILE = '.leafsyncignore';
@@ -62,10 +63,3 @@ export async function loadIgnoreRules(rootAbs: string): Promise<IgnoreMatcher> {
   return ignoreMatcherFromText(text);
 }
 
-function errCode(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-}
-
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -1,11 +1,12 @@
 import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IgnoredPathError, InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
 import type { IgnoreMatcher } from './ignore-rules.js';
 import { isInternalPath } from './internal-names.js';
 import { resolveInside, validateRelPath } from './safe-path.js';
 import type { RelPath, ScannedEntry } from './types.js';
+import { errCode, errMessage, lstatOrNull } from '../fs/fs-errors.js';
 
 /** Something the scan skipped that the user may want to know about (it will not be synced). */
 export interface ScanWarning {
@@ -155,26 +156,9 @@ function toEntry(path: RelPath, diskPath: string, st: Stats, type: 'file' | 'dir
   };
 }
 
-async function lstatOrNull(abs: string): Promise<Stats | null> {
-  try {
-    return await lstat(abs);
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw err;
-  }
-}
-
 function describe(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isSymbolicLink()) return 'a symlink';
   return 'a special file';
 }
 
-function errCode(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-}
-
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -8,6 +8,7 @@ import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError, SizeMismat
 import { bytesEqual, merkleRoot } from './merkle.js';
 import type { RelPath } from './types.js';
 import { fsyncDirectory } from '../fs/atomic-file.js';
+import { errCode } from '../fs/fs-errors.js';
 
 /** Staging lives inside the synced folder so the final rename stays on one filesystem (atomic). */
 export const STAGING_DIR = '.leafsync_tmp';
@@ -184,6 +185,3 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
 
-function errCode(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-}

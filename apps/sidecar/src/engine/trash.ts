@@ -1,9 +1,9 @@
-import { lstat, mkdir, rename, rmdir } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { mkdir, rename, rmdir } from 'node:fs/promises';
 import { InternalPathError, NotFoundError, NotRegularFileError, TrashError, UnsafePathError } from './errors.js';
 import { isInternalPath } from './internal-names.js';
 import { resolveInside, validateRelPath } from './safe-path.js';
 import type { RelPath } from './types.js';
+import { errCode, lstatOrNull } from '../fs/fs-errors.js';
 
 /** Where mirror puts local-only files instead of deleting them. Internal, so never synced. */
 export const TRASH_DIR = '.leafsync_trash';
@@ -117,16 +117,3 @@ function withSuffix(name: string, n: number): string {
   return `${name.slice(0, dot)} (${n})${name.slice(dot)}`;
 }
 
-async function lstatOrNull(abs: string): Promise<Stats | null> {
-  try {
-    return await lstat(abs);
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw err;
-  }
-}
-
-function errCode(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-}
