@@ -126,7 +126,7 @@ async function prepareStaging(
 
 /** After a resume the staging holds an older mix; local chunks that match the new version are copied in. */
 async function copyMatchingLocalChunks(staging: StagingFile, local: LocalVersion, remoteHashes: readonly Uint8Array[], bitmap: ChunkBitmap, size: number): Promise<void> {
-  const matches = remoteHashes.map((h, i) => i).filter((i) => !bitmap.has(i) && local.hashes[i] && bytesEqual(local.hashes[i]!, remoteHashes[i]!));
+  const matches = remoteHashes.map((_hash, i) => i).filter((i) => !bitmap.has(i) && local.hashes[i] && bytesEqual(local.hashes[i]!, remoteHashes[i]!));
   if (matches.length === 0) return;
   const fh = await open(local.abs, 'r');
   try {
