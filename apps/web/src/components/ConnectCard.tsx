@@ -1,0 +1,96 @@
+'use client';
+import { connectInput } from '@leafsync/shared';
+import { useState, type FormEvent } from 'react';
+
+import { api, errorText } from '../lib/trpc';
+import type { SessionsView } from '../lib/use-sessions';
+import { CheckboxField } from './CheckboxField';
+import { FolderFields } from './FolderFields';
+import { FormError } from './FormError';
+import { PeerFields, defaultPeerOptions, numberOrUndefined } from './PeerFields';
+import { SessionList } from './SessionList';
+import { TextField } from './TextField';
+import { card, primaryButton } from './ui';
+
+/** `leafsync connect`: keep a local folder in sync with a serving peer (repeated passes). */
+export function ConnectCard({ view }: { view: SessionsView }) {
+  const [paths, setPaths] = useState({ folder: '', file: '' });
+  const [peer, setPeer] = useState(defaultPeerOptions);
+  const [interval, setIntervalText] = useState('2');
+  const [once, setOnce] = useState(false);
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+
+  async function start(e: FormEvent) {
+    e.preventDefault();
+    const parsed = connectInput.safeParse({
+      address: peer.address,
+      folder: paths.folder,
+      file: paths.file.trim() || undefined,
+      acceptFirst: peer.acceptFirst,
+      fingerprint: peer.fingerprint.trim() || undefined,
+      mirror: peer.mirror,
+      streams: numberOrUndefined(peer.streams),
+      rateMbps: numberOrUndefined(peer.rateMbps),
+      intervalSeconds: numberOrUndefined(interval),
+      once,
+    });
+    if (!parsed.success) {
+      setError(parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.sessions.startConnect.mutate(parsed.data);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="connect-title" className={card} data-card="connect">
+      <header>
+        <h2 id="connect-title" className="text-lg font-semibold">
+          Connect
+        </h2>
+        <p className="text-sm text-neutral-600 dark:text-neutral-400">Keep a local copy of a peer&apos;s folder in sync.</p>
+      </header>
+
+      <form onSubmit={start} className="flex flex-col gap-3" aria-label="Start connecting">
+        <PeerFields idPrefix="connect" value={peer} onChange={setPeer} />
+        <FolderFields
+          idPrefix="connect"
+          folder={paths.folder}
+          file={paths.file}
+          onChange={setPaths}
+          folderHelp="Local destination (created if its parent exists)."
+        />
+        <div className="grid grid-cols-2 items-start gap-3">
+          <TextField
+            id="connect-interval"
+            label="Pause between passes (s)"
+            type="number"
+            min={0}
+            step="any"
+            value={interval}
+            onChange={setIntervalText}
+          />
+          <div className="pt-6">
+            <CheckboxField id="connect-once" label="One pass only" checked={once} onChange={setOnce} />
+          </div>
+        </div>
+        <FormError message={error} />
+        <div>
+          <button type="submit" className={primaryButton} disabled={busy}>
+            {busy ? 'Starting…' : 'Start connect'}
+          </button>
+        </div>
+      </form>
+
+      <SessionList view={view} kind="connect" />
+    </section>
+  );
+}
