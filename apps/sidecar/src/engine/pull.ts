@@ -50,6 +50,8 @@ export interface PullOptions {
 export type PullEvent =
   | { kind: 'summary'; files: number; bytes: number }
   | { kind: 'file-start'; path: RelPath; size: number; chunks: number }
+  /** The local copy already matches (content; metadata was fixed up if needed): nothing to fetch. */
+  | { kind: 'file-unchanged'; path: RelPath; size: number }
   | { kind: 'chunk'; path: RelPath; bytes: number }
   | { kind: 'file-done'; path: RelPath }
   | { kind: 'file-error'; path: RelPath; message: string };
@@ -202,6 +204,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     if (existing && existing.type !== 'file') throw new TypeConflictError(file.path, 'file', 'folder');
     if (existing && existing.size === file.size && bytesEqual(existing.root, file.root)) {
       await matchMetadata(dest, existing, file);
+      emit({ kind: 'file-unchanged', path: file.path, size: file.size });
       return false;
     }
     // A file of one chunk is checked against its root directly: no chunk-hash round trip.

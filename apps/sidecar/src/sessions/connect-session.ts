@@ -33,7 +33,11 @@ export interface ConnectHooks {
   /** Pause between passes. */
   intervalMs?: number;
   signal?: AbortSignal;
+  /** Called before each connection attempt (the first one and every reconnect). */
+  onConnecting?: () => void;
   onConnected?: (info: { address: string; fingerprint: string; newlyPinned: boolean }) => void;
+  /** Called just before each pass starts (scanning both sides, then transferring). */
+  onPassStart?: () => void;
   onPass?: (result: PassSummary) => void;
   onEvent?: (event: PullEvent) => void;
   onNotice?: (line: string) => void;
@@ -68,6 +72,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
   let backoffMs = 1000;
   while (!hooks.signal?.aborted) {
     let pinned;
+    hooks.onConnecting?.();
     try {
       pinned = await connectPinned(opts.target, opts.trust, opts.policy, {
         identity: opts.identity,
@@ -85,6 +90,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
     try {
       const remote = await QuicRemoteFolder.open(pinned.conn, opts.file === undefined ? {} : { only: opts.file });
       while (!hooks.signal?.aborted) {
+        hooks.onPassStart?.();
         last = await pullPass(remote, folder, {
           local,
           state,
