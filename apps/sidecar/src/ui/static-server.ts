@@ -10,6 +10,9 @@
  *   carries an Origin header must come from this same origin (403 otherwise). The dashboard's API
  *   will live on this origin, so a page on another site must not be able to reach it through a
  *   name that resolves to 127.0.0.1.
+ * - `/trpc/…` goes to the dashboard API handler (when one is given), after the same Host and Origin
+ *   checks, plus CSRF guards for it: a browser's cross-site request (Sec-Fetch-Site) is refused, and
+ *   a POST must be JSON, which a foreign page cannot send without a CORS preflight we never grant.
  */
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
@@ -31,6 +34,14 @@ export interface UiServerOptions {
   port: number;
   /** Folder holding the web app's static export (apps/web/out). */
   webRoot: string;
+  /** Handles every request under `/trpc` (the dashboard API); without it they get 404. */
+  api?: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** True for `/trpc` and anything below it (query string ignored). */
+export function isApiPath(rawUrl: string): boolean {
+  const p = rawUrl.split(/[?#]/, 1)[0] ?? '';
+  return p === '/trpc' || p.startsWith('/trpc/');
 }
 
 /** The static export next to this package in the monorepo: apps/web/out (from src/ui or dist/ui). */
@@ -281,6 +292,23 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     const origin = req.headers.origin;
     if (origin !== undefined && origin.toLowerCase() !== `http://${req.headers.host?.trim().toLowerCase()}`) {
       send(res, 403, 'Forbidden: cross-origin request\n', head);
+      return;
+    }
+    if (isApiPath(req.url ?? '/')) {
+      const site = req.headers['sec-fetch-site'];
+      if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+        send(res, 403, 'Forbidden: cross-site request\n', head);
+        return;
+      }
+      if (method !== 'GET' && method !== 'HEAD' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+        send(res, 415, 'The API accepts JSON only (Content-Type: application/json)\n', head);
+        return;
+      }
+      if (!opts.api) {
+        send(res, 404, 'Not found\n', head);
+        return;
+      }
+      opts.api(req, res);
       return;
     }
     if (method !== 'GET' && method !== 'HEAD') {
