@@ -511,11 +511,12 @@ export class SessionManager {
     }
   }
 
-  private *snapshot(seq: number, sessionId: string | undefined): Generator<LoggedEvent> {
-    const id = seq === 0 ? `${this.log.boot}-0` : this.log.idOf(seq);
-    for (const s of this.sessions.values()) {
-      if (sessionId === undefined || s.info.id === sessionId) yield { id, event: { type: 'session', session: structuredClone(s.info) } };
-    }
+  /** Taken at once (not lazily), so it shows exactly the state as of event `seq`. */
+  private snapshot(seq: number, sessionId: string | undefined): LoggedEvent[] {
+    const id = this.log.idOf(seq);
+    return [...this.sessions.values()]
+      .filter((s) => sessionId === undefined || s.info.id === sessionId)
+      .map((s) => ({ id, event: { type: 'session', session: structuredClone(s.info) } }));
   }
 
   private assertOpen(): void {
