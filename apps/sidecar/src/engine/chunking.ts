@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /** Files are cut into fixed 1 MiB chunks; a chunk's index alone says where its bytes live. */
 export const CHUNK_SIZE = 1024 * 1024;
@@ -42,29 +42,34 @@ export function hashChunk(data: Uint8Array): Uint8Array {
 export async function hashFileChunks(absPath: string): Promise<{ size: number; hashes: Uint8Array[] }> {
   const fh = await open(absPath, 'r');
   try {
-    const buf = Buffer.allocUnsafe(CHUNK_SIZE);
-    const hashes: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      // A read may return fewer bytes than asked; fill the whole chunk before hashing it so
-      // chunk boundaries stay at exact multiples of CHUNK_SIZE.
-      let filled = 0;
-      while (filled < CHUNK_SIZE) {
-        const { bytesRead } = await fh.read(buf, filled, CHUNK_SIZE - filled, size + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      if (filled === 0) break;
-      hashes.push(hashChunk(buf.subarray(0, filled)));
-      size += filled;
-      hashStats.bytesHashed += filled;
-      if (filled < CHUNK_SIZE) break;
-    }
-    hashStats.filesHashed += 1;
-    return { size, hashes };
+    return await hashOpenFile(fh);
   } finally {
     await fh.close();
   }
+}
+
+/** hashFileChunks over a handle the caller already has open (reads from offset 0 to the end). */
+export async function hashOpenFile(fh: FileHandle): Promise<{ size: number; hashes: Uint8Array[] }> {
+  const buf = Buffer.allocUnsafe(CHUNK_SIZE);
+  const hashes: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    // A read may return fewer bytes than asked; fill the whole chunk before hashing it so
+    // chunk boundaries stay at exact multiples of CHUNK_SIZE.
+    let filled = 0;
+    while (filled < CHUNK_SIZE) {
+      const { bytesRead } = await fh.read(buf, filled, CHUNK_SIZE - filled, size + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled === 0) break;
+    hashes.push(hashChunk(buf.subarray(0, filled)));
+    size += filled;
+    hashStats.bytesHashed += filled;
+    if (filled < CHUNK_SIZE) break;
+  }
+  hashStats.filesHashed += 1;
+  return { size, hashes };
 }
 
 function assertSize(size: number): void {

@@ -17,7 +17,7 @@ import type { IndexCache, IndexRecord } from './index-cache.js';
 import { isInternalPath } from './internal-names.js';
 import { loadIgnoreRules, type IgnoreMatcher } from './ignore-rules.js';
 import { folderRoot, merkleRoot } from './merkle.js';
-import { resolveInside, validateRelPath } from './safe-path.js';
+import { InsideRoot, validateRelPath } from './safe-path.js';
 import type { ScanWarning } from './scanner.js';
 import { scanFolderOnDisk } from './scanner.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
@@ -87,6 +87,8 @@ export class LocalFolderSource implements RemoteFolder {
   /** NFC wire path → on-disk spelling, for names stored decomposed (NFD) on disk. */
   private diskPaths = new Map<RelPath, string>();
   private warnings: ScanWarning[] = [];
+  /** Directories proven inside the root since the last summary (each summary starts afresh). */
+  private paths: InsideRoot;
 
   constructor(rootAbs: string, opts?: LocalFolderSourceOptions) {
     this.rootAbs = rootAbs;
@@ -94,6 +96,7 @@ export class LocalFolderSource implements RemoteFolder {
     this.index = opts?.cache;
     this.ignore = opts?.ignore;
     this.readIgnoreFile = opts?.readIgnoreFile === true;
+    this.paths = new InsideRoot(rootAbs);
   }
 
   /** What the last summary() skipped (unreadable directories, names that cannot be synced). */
@@ -103,6 +106,7 @@ export class LocalFolderSource implements RemoteFolder {
 
   async summary(): Promise<FolderSummary> {
     if (this.readIgnoreFile) this.ignore = await loadIgnoreRules(this.rootAbs);
+    this.paths = new InsideRoot(this.rootAbs);
     if (this.only !== undefined && this.isIgnored(this.only)) throw new IgnoredPathError(this.only);
     const warnings: ScanWarning[] = [];
     const scanned = await scanFolderOnDisk(this.rootAbs, {
@@ -193,7 +197,8 @@ export class LocalFolderSource implements RemoteFolder {
     onChunk: (index: number, data: Uint8Array) => Promise<void>,
   ): Promise<void> {
     const { rel, abs } = await this.resolve(path);
-    await lstatFile(rel, abs);
+    // Elsewhere O_NOFOLLOW and the fstat below already refuse symlinks and non-files.
+    if (process.platform === 'win32') await lstatFile(rel, abs);
     const fh = await openFile(rel, abs);
     try {
       const st = await fh.stat();
@@ -227,7 +232,7 @@ export class LocalFolderSource implements RemoteFolder {
     // A request may come before any summary loaded the rules; it must not slip past them.
     if (this.readIgnoreFile && this.ignore === undefined) this.ignore = await loadIgnoreRules(this.rootAbs);
     if (this.isIgnored(rel)) throw new IgnoredPathError(rel);
-    const abs = await resolveInside(this.rootAbs, rel);
+    const abs = await this.paths.resolve(rel);
     const disk = this.diskPaths.get(rel);
     return { rel, abs: disk === undefined ? abs : join(this.rootAbs, ...disk.split('/')) };
   }

@@ -6,7 +6,7 @@ import type { FileFailure, PassSummary } from '@leafsync/shared';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
 import { chunkCount } from './chunking.js';
 import { bytesEqual, folderRoot, merkleRoot } from './merkle.js';
-import { resolveInside, validateRelPath } from './safe-path.js';
+import { InsideRoot, validateRelPath } from './safe-path.js';
 import { isInternalPath } from './internal-names.js';
 import { STAGING_DIR, utimesSeconds } from './staging-file.js';
 import { LocalFolderSource } from './folder-source.js';
@@ -124,12 +124,13 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   result.files = files.length;
   emit({ kind: 'summary', files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) });
   const localEntries = new Map(localBefore.entries.map((e) => [e.path, e]));
+  const paths = new InsideRoot(localRoot);
 
   for (const dir of entries.filter((e) => e.type === 'dir')) {
     try {
       const existing = localEntries.get(dir.path);
       if (existing && existing.type !== 'dir') throw new TypeConflictError(dir.path, 'folder', 'file');
-      await mkdir(await resolveInside(localRoot, dir.path), { recursive: true });
+      await mkdir(await paths.resolve(dir.path), { recursive: true });
     } catch (err) {
       fail(dir.path, err);
     }
@@ -199,7 +200,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
 
   /** Returns true if the file's content was (re)written. */
   async function pullFile(file: FileSummary): Promise<boolean> {
-    const dest = await resolveInside(localRoot, file.path);
+    const dest = await paths.resolve(file.path);
     const existing = localEntries.get(file.path);
     if (existing && existing.type !== 'file') throw new TypeConflictError(file.path, 'file', 'folder');
     if (existing && existing.size === file.size && bytesEqual(existing.root, file.root)) {

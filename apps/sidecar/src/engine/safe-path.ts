@@ -78,35 +78,62 @@ export function windowsNameProblem(segment: string): string | undefined {
  * Returns the absolute path under rootAbs (as given, native separators).
  */
 export async function resolveInside(rootAbs: string, rel: RelPath): Promise<string> {
-  const valid = validateRelPath(rel);
-  const rootReal = await realpath(rootAbs);
-  const segments = valid.split('/');
-  let cur = rootReal;
-  for (const segment of segments) {
-    const next = join(cur, segment);
-    let st;
-    try {
-      st = await lstat(next);
-    } catch (err) {
-      // Nothing below here exists yet, so nothing below can be a symlink: the path is safe.
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) break;
-      throw err;
-    }
-    if (st.isSymbolicLink()) {
-      let target: string;
+  return new InsideRoot(rootAbs).resolve(rel);
+}
+
+/**
+ * resolveInside for many paths under one root: each directory on the way is proven once and
+ * remembered, so a pass over 10,000 files does not realpath the root and lstat every ancestor
+ * 10,000 times. The last component is always checked afresh. Make a new one per pass: a folder
+ * swapped for a symlink after it was proven is only caught by the next pass.
+ */
+export class InsideRoot {
+  private rootReal: Promise<string> | undefined;
+  /** Relative directory → its real path, proven to be a directory inside the root. */
+  private readonly provenDirs = new Map<RelPath, string>();
+
+  constructor(readonly rootAbs: string) {}
+
+  async resolve(rel: RelPath): Promise<string> {
+    const valid = validateRelPath(rel);
+    const rootReal = await (this.rootReal ??= realpath(this.rootAbs));
+    const segments = valid.split('/');
+    let cur = rootReal;
+    let prefix = '';
+    for (const [i, segment] of segments.entries()) {
+      prefix = prefix === '' ? segment : `${prefix}/${segment}`;
+      const isLast = i === segments.length - 1;
+      const proven = isLast ? undefined : this.provenDirs.get(prefix);
+      if (proven !== undefined) {
+        cur = proven;
+        continue;
+      }
+      const next = join(cur, segment);
+      let st;
       try {
-        target = await realpath(next);
+        st = await lstat(next);
       } catch (err) {
-        if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP')) throw new UnsafePathError(rel, 'goes through a dangling or looping symlink');
+        // Nothing below here exists yet, so nothing below can be a symlink: the path is safe.
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) break;
         throw err;
       }
-      if (!isInsideOrEqual(rootReal, target)) throw new UnsafePathError(rel, 'escapes through symlink');
-      cur = target;
-    } else {
-      cur = next;
+      if (st.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await realpath(next);
+        } catch (err) {
+          if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP')) throw new UnsafePathError(rel, 'goes through a dangling or looping symlink');
+          throw err;
+        }
+        if (!isInsideOrEqual(rootReal, target)) throw new UnsafePathError(rel, 'escapes through symlink');
+        cur = target;
+      } else {
+        cur = next;
+      }
+      if (!isLast && st.isDirectory()) this.provenDirs.set(prefix, cur);
     }
+    return join(this.rootAbs, ...segments);
   }
-  return join(rootAbs, ...segments);
 }
 
 function isInsideOrEqual(parent: string, child: string): boolean {

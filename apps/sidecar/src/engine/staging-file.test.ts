@@ -130,7 +130,10 @@ describe('StagingFile', () => {
 
   it('discard removes the staging file; a missing seed starts empty', async () => {
     const s = await StagingFile.open(root, 'gone', { size: 10, seedFrom: join(root, 'no-such-file') });
-    assert.deepEqual(await readFile(s.tempPath), Buffer.alloc(10));
+    // A fresh staging file is empty and grows as chunks are written; nothing of any seed is in it.
+    assert.equal((await readFile(s.tempPath)).length, 0);
+    await s.writeChunk(0, new Uint8Array(10).fill(3));
+    assert.deepEqual(await readFile(s.tempPath), Buffer.alloc(10, 3));
     await s.discard();
     await assert.rejects(stat(s.tempPath), { code: 'ENOENT' });
     await assert.rejects(s.writeChunk(0, new Uint8Array(10)), /already finalized or discarded/);

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { chmod, copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.js';
+import { CHUNK_SIZE, chunkCount, chunkLength, hashOpenFile } from './chunking.js';
 import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError, SizeMismatchError } from './errors.js';
 import { bytesEqual, merkleRoot } from './merkle.js';
 import type { RelPath } from './types.js';
@@ -42,43 +42,56 @@ export class StagingFile {
   /** True when an existing staging file was kept (resume); false when it was seeded or created. */
   readonly resumed: boolean;
   private fh: FileHandle | undefined;
+  /** Seeded or resumed content may run past the new size until finalize truncates it. */
+  private readonly mayRunLong: boolean;
 
-  private constructor(tempPath: string, rel: RelPath, size: number, resumed: boolean, fh: FileHandle) {
+  private constructor(tempPath: string, rel: RelPath, size: number, resumed: boolean, fh: FileHandle, mayRunLong: boolean) {
     this.tempPath = tempPath;
     this.rel = rel;
     this.size = size;
     this.resumed = resumed;
     this.fh = fh;
+    this.mayRunLong = mayRunLong;
   }
 
   static async open(rootAbs: string, rel: RelPath, opts: StagingOpenOptions): Promise<StagingFile> {
     chunkCount(opts.size); // rejects negative or fractional sizes before touching the disk
     const tempPath = stagingPathFor(rootAbs, rel);
-    await mkdir(dirname(tempPath), { recursive: true });
-    let resumed = false;
-    if (opts.resume === true && (await exists(tempPath))) {
-      resumed = true;
-    } else if (opts.seedFrom !== undefined) {
+    if (opts.resume === true) {
+      const kept = await open(tempPath, constants.O_RDWR).catch((err: unknown) => {
+        if (errCode(err) === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (kept !== undefined) return StagingFile.sized(kept, tempPath, rel, opts.size, true);
+    }
+    if (opts.seedFrom !== undefined) {
+      const seedFrom = opts.seedFrom;
       try {
         // FICLONE makes this a metadata-only reflink on btrfs/XFS/APFS and a plain copy elsewhere.
-        await copyFile(opts.seedFrom, tempPath, constants.COPYFILE_FICLONE);
+        await inStagingDir(tempPath, () => copyFile(seedFrom, tempPath, constants.COPYFILE_FICLONE));
         // The copy carries the source's mode; a read-only original would make it unwritable.
         await chmod(tempPath, 0o600);
+        return StagingFile.sized(await open(tempPath, constants.O_RDWR), tempPath, rel, opts.size, false);
       } catch (err) {
         if (errCode(err) !== 'ENOENT') throw err;
         // No local version (deleted meanwhile): start from an empty file below.
-        await rm(tempPath, { force: true });
       }
     }
-    const fh = await open(tempPath, constants.O_RDWR | constants.O_CREAT, 0o600);
+    // Fresh: O_TRUNC, because stale leftovers must not count as seeded data. Chunk writes give the
+    // file its size, so there is nothing to truncate now or at finalize.
+    const fh = await inStagingDir(tempPath, () => open(tempPath, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o600));
+    return new StagingFile(tempPath, rel, opts.size, false, fh, false);
+  }
+
+  /** A seeded or resumed file may be longer or shorter than the new version: cut it to size. */
+  private static async sized(fh: FileHandle, tempPath: string, rel: RelPath, size: number, resumed: boolean): Promise<StagingFile> {
     try {
-      if (!resumed && opts.seedFrom === undefined) await fh.truncate(0); // stale leftovers must not count as seeded data
-      await fh.truncate(opts.size);
+      await fh.truncate(size);
     } catch (err) {
       await fh.close();
       throw err;
     }
-    return new StagingFile(tempPath, rel, opts.size, resumed, fh);
+    return new StagingFile(tempPath, rel, size, resumed, fh, true);
   }
 
   /** Writes one chunk at index × CHUNK_SIZE; its length must be exactly what that index needs. */
@@ -127,8 +140,8 @@ export class StagingFile {
    */
   async finalize(destAbs: string, expect: { size: number; root: Uint8Array; mtimeMs: number; mode: number }, opts: { syncDir?: boolean } = {}): Promise<void> {
     const fh = this.handle();
-    await fh.truncate(expect.size);
-    const { size, hashes } = await hashFileChunks(this.tempPath);
+    if (this.mayRunLong) await fh.truncate(expect.size);
+    const { size, hashes } = await hashOpenFile(fh);
     if (size !== expect.size) throw new SizeMismatchError(this.rel, expect.size, size);
     const actual = merkleRoot(hashes);
     if (!bytesEqual(actual, expect.root)) {
@@ -141,8 +154,12 @@ export class StagingFile {
     await fh.sync();
     await fh.close();
     this.fh = undefined;
-    await mkdir(dirname(destAbs), { recursive: true });
-    await rename(this.tempPath, destAbs);
+    await rename(this.tempPath, destAbs).catch(async (err: unknown) => {
+      // The folder is normally created before its files; make it if it went missing.
+      if (errCode(err) !== 'ENOENT') throw err;
+      await mkdir(dirname(destAbs), { recursive: true });
+      await rename(this.tempPath, destAbs);
+    });
     // A caller landing many files in one folder may fsync that folder once for all of them.
     if (opts.syncDir !== false) await fsyncDirectory(dirname(destAbs));
   }
@@ -161,6 +178,17 @@ export class StagingFile {
   }
 }
 
+/** Runs `create`, making the staging folder first if it is missing (it is removed when a pass leaves it empty). */
+async function inStagingDir<T>(tempPath: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (err) {
+    if (errCode(err) !== 'ENOENT') throw err;
+    await mkdir(dirname(tempPath), { recursive: true });
+    return create();
+  }
+}
+
 /**
  * The value to pass to utimes so a later Math.floor(stat.mtimeMs) reads back exactly `mtimeMs`.
  * utimes takes float seconds (a Date is converted the same way), and 1650000000.777 s lands a
@@ -171,15 +199,6 @@ export function utimesSeconds(mtimeMs: number): number {
   return (Math.floor(mtimeMs) + 0.5) / 1000;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await (await open(p, 'r')).close();
-    return true;
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return false;
-    throw err;
-  }
-}
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
