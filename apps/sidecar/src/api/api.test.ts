@@ -100,7 +100,7 @@ describe('input validation', () => {
 
   test('unknown sessions and pins are NOT_FOUND, in words', async (t) => {
     const { client } = await startSidecar(t);
-    await assert.rejects(client.sessions.stop.mutate({ id: 's999' }), (e: TRPCClientError<never>) => (e.data as { code: string }).code === 'NOT_FOUND' && /no session with id s999/.test(e.message));
+    await assert.rejects(client.sessions.stop.mutate({ id: 's999' }), (e: TRPCClientError<never>) => (e.data as unknown as { code: string }).code === 'NOT_FOUND' && /no session with id s999/.test(e.message));
     await assert.rejects(client.trust.removeServer.mutate({ address: '10.0.0.1:4455' }), /nothing is pinned for 10\.0\.0\.1:4455/);
   });
 });
