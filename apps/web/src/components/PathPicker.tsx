@@ -1,6 +1,7 @@
 'use client';
 import type { DirEntry, DirListing, QuickLink } from '@leafsync/shared';
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { createPortal } from 'react-dom';
 
 import { formatBytes } from '../lib/format';
 import { joinPath } from '../lib/paths';
@@ -30,7 +31,7 @@ export function PathPicker({ initialPath, onCancel, onPick }: Props) {
   const [links, setLinks] = useState<QuickLink[]>([]);
 
   useEffect(() => {
-    dialog.current?.showModal();
+    if (dialog.current && !dialog.current.open) dialog.current.showModal();
     api.fs.quickLinks.query().then(setLinks, () => setLinks([]));
   }, []);
 
@@ -56,13 +57,16 @@ export function PathPicker({ initialPath, onCancel, onPick }: Props) {
 
   function submitPath(e: FormEvent) {
     e.preventDefault();
+    // React events bubble through portals: keep this from submitting the card's own form.
+    e.stopPropagation();
     if (typed.trim()) void open(typed.trim());
   }
 
   const error = loadError ?? listing?.error;
   const entries = listing?.error ? [] : (listing?.entries ?? []);
 
-  return (
+  // Portalled to <body> so the picker's own form is never nested inside a card's form.
+  return createPortal(
     <dialog
       ref={dialog}
       aria-labelledby={titleId}
@@ -165,7 +169,8 @@ export function PathPicker({ initialPath, onCancel, onPick }: Props) {
           </button>
         </div>
       </div>
-    </dialog>
+    </dialog>,
+    document.body,
   );
 }
 
@@ -189,10 +194,10 @@ function EntryRow({
         aria-pressed={isDir ? undefined : chosen}
         aria-label={`${isDir ? 'Open folder' : 'Choose file'} ${entry.name}${entry.internal ? ' (internal)' : entry.hidden ? ' (hidden)' : ''}`}
         className={`flex h-9 w-full items-center gap-2 px-3 text-left text-sm hover:bg-neutral-100 focus:outline-none focus-visible:bg-leaf-50 focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-leaf-600 dark:hover:bg-neutral-900 dark:focus-visible:bg-neutral-900 ${
-          chosen ? 'bg-leaf-100 dark:bg-leaf-900' : ''
+          chosen ? 'bg-leaf-100 font-semibold ring-2 ring-inset ring-leaf-600 dark:bg-leaf-900' : ''
         } ${entry.hidden || entry.internal ? 'text-neutral-500' : ''}`}
       >
-        <span aria-hidden="true">{isDir ? '📁' : '📄'}</span>
+        <EntryIcon dir={isDir} />
         <span className="min-w-0 flex-1 truncate font-mono">
           {entry.name}
           {isDir ? '/' : ''}
@@ -204,6 +209,19 @@ function EntryRow({
         )}
       </button>
     </li>
+  );
+}
+
+/** Inline icons: the system may have no emoji font. */
+function EntryIcon({ dir }: { dir: boolean }) {
+  return (
+    <svg aria-hidden="true" viewBox="0 0 16 16" className={`size-4 shrink-0 ${dir ? 'text-amber-500' : 'text-neutral-400'}`} fill="currentColor">
+      {dir ? (
+        <path d="M1.5 3A1.5 1.5 0 0 1 3 1.5h3.2l1.6 1.8H13A1.5 1.5 0 0 1 14.5 4.8v7.7A1.5 1.5 0 0 1 13 14H3a1.5 1.5 0 0 1-1.5-1.5z" />
+      ) : (
+        <path d="M3.5 1h6L13 4.5V14a1 1 0 0 1-1 1H3.5a1 1 0 0 1-1-1V2a1 1 0 0 1 1-1zm5.5 1v3h3z" fillRule="evenodd" />
+      )}
+    </svg>
   );
 }
 

@@ -3,16 +3,16 @@ import type { SessionProgress } from '@leafsync/shared';
 import { formatBytes, formatDuration, formatSpeed, percent } from '../lib/format';
 
 /** Overall and per-file progress of a pass: bars with bytes done/total, speed, ETA, files. */
-export function ProgressView({ progress, label }: { progress: SessionProgress; label: string }) {
+export function ProgressView({ progress }: { progress: SessionProgress }) {
   return (
     <div className="flex flex-col gap-2">
-      <dl className="grid grid-cols-2 gap-x-3 gap-y-1 text-sm sm:grid-cols-4">
+      <dl className="grid grid-cols-2 gap-x-3 gap-y-1 text-sm">
         <Stat name="Speed" value={formatSpeed(progress.bytesPerSecond)} />
         <Stat name="ETA" value={progress.etaSeconds === undefined ? '—' : formatDuration(progress.etaSeconds)} />
         <Stat name="Files" value={`${progress.filesDone} / ${progress.filesTotal}`} />
         <Stat name="Bytes" value={`${formatBytes(progress.bytesDone)} / ${formatBytes(progress.bytesTotal)}`} />
       </dl>
-      <Bar label={`${label}: total`} done={progress.bytesDone} total={progress.bytesTotal} />
+      <Bar label="Total" done={progress.bytesDone} total={progress.bytesTotal} />
       {progress.files.length > 0 && (
         <ul aria-label="Files in transfer" className="flex flex-col gap-1.5">
           {progress.files.map((f) => (

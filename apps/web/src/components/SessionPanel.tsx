@@ -86,25 +86,25 @@ export function SessionPanel({ session: s, notice, history }: Props) {
       </dl>
 
       {s.error && (
-        <p role="alert" className="rounded-md border border-red-300 bg-red-50 p-2 text-sm text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
+        <p role="alert" className="rounded-md border border-red-300 bg-red-50 p-2 text-sm [overflow-wrap:anywhere] text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
           {s.error}
         </p>
       )}
-      {notice && !s.error && <p className="text-sm text-neutral-600 dark:text-neutral-400">{notice}</p>}
+      {notice && !s.error && <p className="text-sm [overflow-wrap:anywhere] text-neutral-600 dark:text-neutral-400">{notice}</p>}
 
       {s.progress && !ended && (s.state === 'transferring' || s.state === 'scanning') && (
-        <ProgressView progress={s.progress} label={title} />
+        <ProgressView progress={s.progress} />
       )}
       {s.lastPass && <PassSummaryView pass={s.lastPass} />}
-      {s.kind !== 'serve' && history && <ThroughputChart history={history} label={title} />}
+      {s.kind !== 'serve' && history && (!ended || history.mbps.some((v) => v > 0)) && <ThroughputChart history={history} label={title} />}
 
       {actionError && (
-        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
+        <p role="alert" className="text-sm [overflow-wrap:anywhere] text-red-700 dark:text-red-300">
           {actionError}
         </p>
       )}
       <div className="flex flex-wrap gap-2">
-        {s.state !== 'stopped' && (
+        {!ended && (
           <button type="button" className={dangerButton} disabled={busy} onClick={() => run('stop')}>
             Stop
           </button>

@@ -11,7 +11,7 @@ type Props = {
 } & Omit<InputHTMLAttributes<HTMLInputElement>, 'id' | 'value' | 'onChange'>;
 
 /** A labelled text or number input; the help line is tied to it with aria-describedby. */
-export function TextField({ id, label, value, onChange, help, ...rest }: Props) {
+export function TextField({ id, label, value, onChange, help, className, ...rest }: Props) {
   return (
     <div className="min-w-0">
       <label htmlFor={id} className={labelText}>
@@ -21,7 +21,7 @@ export function TextField({ id, label, value, onChange, help, ...rest }: Props) 
         id={id}
         value={value}
         onChange={(e) => onChange(e.target.value)}
-        className={`${control} mt-1`}
+        className={`${control} mt-1 ${className ?? ''}`}
         aria-describedby={help ? `${id}-help` : undefined}
         {...rest}
       />

@@ -20,7 +20,12 @@ export function ThroughputChart({ history, label }: { history: ThroughputHistory
       cursor: { show: false },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { stroke: '#737373', grid: { stroke: 'rgba(115,115,115,0.15)' }, ticks: { show: false } },
+        {
+          stroke: '#737373',
+          grid: { stroke: 'rgba(115,115,115,0.15)' },
+          ticks: { show: false },
+          values: (_u, splits) => splits.map((v) => new Date(v * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
+        },
         { stroke: '#737373', grid: { stroke: 'rgba(115,115,115,0.15)' }, ticks: { show: false }, size: 44, label: 'MB/s', labelSize: 14 },
       ],
       series: [{}, { label: 'MB/s', stroke: 'oklch(0.55 0.15 150)', fill: 'oklch(0.55 0.15 150 / 0.15)', width: 1.5, points: { show: false } }],

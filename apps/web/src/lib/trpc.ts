@@ -6,7 +6,7 @@
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from '@trpc/client';
 import superjson from 'superjson';
 
-import type { AppRouter } from './router-stub';
+import type { AppRouter } from '@leafsync/sidecar/router';
 
 const url = '/trpc';
 

@@ -1,0 +1,41 @@
+import { expect, test } from '@playwright/test';
+
+import { snap } from './helpers.js';
+
+test('on a narrow window (400 px) the cards stack and nothing scrolls sideways', async ({ page }, testInfo) => {
+  await page.setViewportSize({ width: 400, height: 800 });
+  await page.goto('/');
+  for (const name of ['Serve', 'Connect', 'Watch', 'Trust']) {
+    await expect(page.getByRole('heading', { level: 2, name, exact: true })).toBeVisible();
+  }
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await snap(page, 'dashboard-400px', testInfo);
+});
+
+test('Watch shows its options but cannot start yet, and says so', async ({ page }) => {
+  await page.goto('/');
+  const card = page.locator('[data-card="watch"]');
+  await expect(card.getByText('Two-way Watch is coming soon')).toBeVisible();
+  await expect(card.getByRole('button', { name: 'Start watch' })).toBeDisabled();
+  for (const label of ['Peer IP:port', 'Accept first', 'Pinned fingerprint (optional)', 'Mirror deletes', 'Streams', 'Rate limit (Mbit/s)', 'Folder', 'Single file (optional)']) {
+    await expect(card.getByLabel(label, { exact: true })).toBeVisible();
+  }
+});
+
+test('every form control has an accessible name', async ({ page }) => {
+  await page.goto('/');
+  const unnamed = await page.evaluate(() =>
+    [...document.querySelectorAll('input, button, select, textarea')]
+      .filter((el) => {
+        const e = el as HTMLInputElement;
+        if (e.type === 'hidden') return false;
+        const labelled = e.labels && e.labels.length > 0;
+        const aria = e.getAttribute('aria-label') || e.getAttribute('aria-labelledby');
+        const text = el.tagName === 'BUTTON' && (el.textContent ?? '').trim() !== '';
+        return !(labelled || aria || text);
+      })
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+  expect(unnamed).toEqual([]);
+});
