@@ -9,7 +9,7 @@ import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type 
 import type { ConnectInput, PassSummary, SessionEvent, SessionInfo } from '@leafsync/shared';
 import superjson from 'superjson';
 import type { AppRouter } from './router.js';
-import { FetchEventSource } from './fetch-event-source.js';
+import { EventSource as NodeEventSource } from 'eventsource';
 
 export type { AppRouter } from './router.js';
 export type LeafsyncClient = TRPCClient<AppRouter>;
@@ -18,10 +18,10 @@ export interface LeafsyncClientOptions {
   /** The sidecar's dashboard URL (e.g. `http://127.0.0.1:8080`); the API is under `/trpc`. */
   url: string;
   /**
-   * EventSource for subscriptions. Defaults to the runtime's own (browsers, Deno, Node ≥ 22 with
-   * it enabled), else a small built-in fetch-based one (Node 20).
+   * EventSource for subscriptions. Defaults to the runtime's own (browsers), else the
+   * `eventsource` package (Node 20 has none); it reconnects with Last-Event-ID by itself.
    */
-  EventSource?: typeof globalThis.EventSource | typeof FetchEventSource;
+  EventSource?: typeof globalThis.EventSource;
 }
 
 /** `http://host:port` or `http://host:port/` or `…/trpc` → `http://host:port/trpc`. */
@@ -32,12 +32,12 @@ export function apiUrl(url: string): string {
 
 export function createLeafsyncClient(opts: LeafsyncClientOptions): LeafsyncClient {
   const url = apiUrl(opts.url);
-  const EventSourceImpl = opts.EventSource ?? globalThis.EventSource ?? FetchEventSource;
+  const EventSourceImpl = opts.EventSource ?? globalThis.EventSource ?? NodeEventSource;
   return createTRPCClient<AppRouter>({
     links: [
       splitLink({
         condition: (op) => op.type === 'subscription',
-        true: httpSubscriptionLink({ url, transformer: superjson, EventSource: EventSourceImpl as typeof FetchEventSource }),
+        true: httpSubscriptionLink({ url, transformer: superjson, EventSource: EventSourceImpl }),
         false: httpBatchLink({ url, transformer: superjson }),
       }),
     ],
