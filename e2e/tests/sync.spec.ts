@@ -53,7 +53,9 @@ test('Serve then Connect with "Accept first" syncs a folder, with live progress,
     await expect(panel.getByRole('img', { name: /throughput chart/ })).toBeVisible();
 
     expect(await treeHashes(dst)).toEqual(await treeHashes(src));
-    testInfo.annotations.push({ type: 'timing', description: `serve+connect+sync of ~8.6 MiB at 32 Mbit/s: ${syncedMs} ms; speed seen: ${speedText}` });
+    const timing = `serve+connect+sync of ~8.6 MiB at 32 Mbit/s: ${syncedMs} ms; speed seen: ${speedText}`;
+    testInfo.annotations.push({ type: 'timing', description: timing });
+    console.log(timing);
 
     // The server is now pinned: it shows in the Trust view with a Remove button.
     const trust = page.locator('[data-card="trust"]');
@@ -71,6 +73,10 @@ test('Serve then Connect with "Accept first" syncs a folder, with live progress,
     await expect(panel).toHaveAttribute('data-state', 'stopped');
     await servePanel.getByRole('button', { name: 'Stop' }).click();
     await expect(servePanel).toHaveAttribute('data-state', 'stopped');
+
+    // Remove the pin from the Trust view.
+    await trust.getByRole('button', { name: `Remove pinned server 127.0.0.1:${port}` }).click();
+    await expect(trust.getByText(`127.0.0.1:${port}`)).toHaveCount(0);
 
     expect(watched.errors, 'no console errors or failed requests').toEqual([]);
   } finally {

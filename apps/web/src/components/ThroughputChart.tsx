@@ -5,6 +5,12 @@ import 'uplot/dist/uPlot.min.css';
 
 import { HISTORY_SECONDS, type ThroughputHistory } from '../lib/use-sessions';
 
+/** 24-hour HH:MM, short enough for a narrow card. */
+function hhmm(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
 /** Throughput in MB/s over the last few minutes (uPlot), resized with its container. */
 export function ThroughputChart({ history, label }: { history: ThroughputHistory; label: string }) {
   const box = useRef<HTMLDivElement>(null);
@@ -24,7 +30,8 @@ export function ThroughputChart({ history, label }: { history: ThroughputHistory
           stroke: '#737373',
           grid: { stroke: 'rgba(115,115,115,0.15)' },
           ticks: { show: false },
-          values: (_u, splits) => splits.map((v) => new Date(v * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
+          space: 56,
+          values: (_u, splits) => splits.map(hhmm),
         },
         { stroke: '#737373', grid: { stroke: 'rgba(115,115,115,0.15)' }, ticks: { show: false }, size: 44, label: 'MB/s', labelSize: 14 },
       ],
