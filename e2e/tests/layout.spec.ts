@@ -11,6 +11,18 @@ test('on a narrow window (400 px) the cards stack and nothing scrolls sideways',
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await snap(page, 'dashboard-400px', testInfo);
+
+  // The picker fits too, and closing it gives focus back to the button that opened it.
+  const browse = page.getByRole('button', { name: /Browse for the serve folder/ });
+  await browse.click();
+  const dialog = page.getByRole('dialog', { name: 'Choose a folder or file' });
+  await expect(dialog.getByRole('list', { name: 'Folder contents' })).toBeVisible();
+  const box = await dialog.boundingBox();
+  expect(box && box.x >= 0 && box.x + box.width <= 400).toBe(true);
+  await snap(page, 'picker-400px', testInfo);
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(browse).toBeFocused();
 });
 
 test('Watch shows its options but cannot start yet, and says so', async ({ page }) => {

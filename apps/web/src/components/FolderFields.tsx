@@ -1,5 +1,5 @@
 'use client';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 
 import { PathPicker } from './PathPicker';
 import { control, hint, labelText, secondaryButton } from './ui';
@@ -16,6 +16,12 @@ interface Props {
 /** Folder (with a Browse… picker) and the optional single file inside it. */
 export function FolderFields({ idPrefix, folder, file, onChange, folderHelp, disabled }: Props) {
   const [picking, setPicking] = useState(false);
+  const browse = useRef<HTMLButtonElement>(null);
+  /** Closes the picker and gives focus back to the Browse… button that opened it. */
+  function closePicker() {
+    setPicking(false);
+    requestAnimationFrame(() => browse.current?.focus());
+  }
   const folderId = `${idPrefix}-folder`;
   const fileId = `${idPrefix}-file`;
 
@@ -38,6 +44,7 @@ export function FolderFields({ idPrefix, folder, file, onChange, folderHelp, dis
             aria-describedby={`${folderId}-help`}
           />
           <button
+            ref={browse}
             type="button"
             className={secondaryButton}
             onClick={() => setPicking(true)}
@@ -86,9 +93,9 @@ export function FolderFields({ idPrefix, folder, file, onChange, folderHelp, dis
       {picking && (
         <PathPicker
           initialPath={folder.trim() || undefined}
-          onCancel={() => setPicking(false)}
+          onCancel={closePicker}
           onPick={(picked) => {
-            setPicking(false);
+            closePicker();
             onChange({ folder: picked.folder, file: picked.file ?? '' });
           }}
         />
