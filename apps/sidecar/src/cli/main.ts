@@ -28,6 +28,13 @@ const streamsOption = asArgument((v: string) => {
   return n;
 });
 
+/** 1200 is QUIC's minimum; 65,527 is the most a UDP datagram can carry over IPv4. */
+const datagramOption = asArgument((v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1200 || n > 65_527) throw new Error('--datagram-size must be a whole number of bytes from 1200 to 65527');
+  return n;
+});
+
 const rateOption = asArgument((v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error('--rate-mbps must be a positive number of megabits per second');
@@ -57,11 +64,21 @@ function buildProgram(): Command {
     .option('--port <port>', 'UDP port (0 picks a free one)', asArgument(parsePort), 4455)
     .option('--bind <address>', 'address to listen on', '0.0.0.0')
     .option('--file <path>', 'share only this file (relative to the folder)', asArgument(fileOption))
+    .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350; larger only on paths that carry it, e.g. 8192 on a LAN with jumbo frames or loopback)', datagramOption)
     .option('--json', 'print machine-readable lines')
-    .action(async (folder: string, o: { port: number; bind: string; file?: string; json?: boolean }) => {
+    .action(async (folder: string, o: { port: number; bind: string; file?: string; datagramSize?: number; json?: boolean }) => {
       const out = createOutput(!!o.json);
       const identity = await loadOrCreateIdentity(home());
-      const running = await startServe({ folder, bind: o.bind, port: o.port, identity, home: home(), ...(o.file !== undefined && { file: o.file }), log: out.notice });
+      const running = await startServe({
+        folder,
+        bind: o.bind,
+        port: o.port,
+        identity,
+        home: home(),
+        ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
+        ...(o.file !== undefined && { file: o.file }),
+        log: out.notice,
+      });
       const address = formatHostPort(running.address);
       out.result(
         { event: 'listening', host: running.address.host, port: running.address.port, fingerprint: running.fingerprint, folder: running.folder, ...(o.file !== undefined && { file: o.file }) },
@@ -83,6 +100,7 @@ function buildProgram(): Command {
     .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
     .option('--rate-mbps <n>', 'limit the transfer rate, in megabits per second, across all streams', rateOption)
     .option('--interval <seconds>', 'pause between passes', secondsOption, 2)
+    .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350)', datagramOption)
     .option('--once', 'do one pass and exit: 0 when the folders match, 1 otherwise')
     .option('--json', 'print one JSON line per pass')
     .addOption(new Option('--timeout <seconds>', 'give up connecting after this long').argParser(secondsOption).default(10).hideHelp())
@@ -105,6 +123,7 @@ function buildProgram(): Command {
           streams: o.streams,
           ...(o.mirror && { mirror: true }),
           ...(o.rateMbps !== undefined && { rateMbps: o.rateMbps }),
+          ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
           handshakeTimeoutMs: o.timeout * 1000,
           ...(o.file !== undefined && { file: o.file }),
         },
@@ -195,6 +214,7 @@ interface ConnectFlags {
   mirror?: boolean;
   streams: number;
   rateMbps?: number;
+  datagramSize?: number;
   interval: number;
   once?: boolean;
   json?: boolean;

@@ -25,6 +25,8 @@ export interface ConnectOptions {
   /** Megabits per second across all streams and files. */
   rateMbps?: number;
   handshakeTimeoutMs?: number;
+  /** Largest UDP payload we send (1350 fits every path; more only where the path carries it). */
+  datagramSize?: number;
 }
 
 export interface ConnectHooks {
@@ -77,6 +79,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
       pinned = await connectPinned(opts.target, opts.trust, opts.policy, {
         identity: opts.identity,
         ...(opts.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: opts.handshakeTimeoutMs }),
+        ...(opts.datagramSize !== undefined && { maxDatagramSize: opts.datagramSize }),
       });
     } catch (err) {
       if (hooks.once || isFatal(err)) throw err;

@@ -16,6 +16,8 @@ export interface ServeOptions {
   identity: Identity;
   /** Where the index cache lives (LEAFSYNC_HOME). */
   home: string;
+  /** Largest UDP payload we send; the server sends the file data, so this sets a pull's packet size. */
+  datagramSize?: number;
   log?: (line: string) => void;
 }
 
@@ -40,6 +42,7 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     host: opts.bind,
     port: opts.port,
     identity: opts.identity,
+    ...(opts.datagramSize !== undefined && { maxDatagramSize: opts.datagramSize }),
     onConnection: (conn) => {
       serveConnection(conn, served).catch((err: Error) => opts.log?.(`connection from ${conn.remote.host}:${conn.remote.port} ended: ${err.message}`));
     },

@@ -49,7 +49,7 @@ export async function connectPinned(
   target: HostPort,
   trust: TrustStore,
   policy: TrustPolicy,
-  opts: { identity?: Identity; handshakeTimeoutMs?: number } = {},
+  opts: { identity?: Identity; handshakeTimeoutMs?: number; maxDatagramSize?: number } = {},
 ): Promise<PinnedConnection> {
   const address = formatHostPort(target);
   const wanted = policy.fingerprint === undefined ? undefined : normaliseFingerprint(policy.fingerprint);

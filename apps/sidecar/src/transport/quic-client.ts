@@ -4,16 +4,15 @@
  * (peerCertificate()) before sending any application data.
  */
 import { randomBytes } from 'node:crypto';
-import type dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { quiche } from '@matrixai/quic/native/index.js';
 import { QuicConnectError, QuicSocketError } from './errors.js';
+import { formatHostPort } from './address.js';
 import {
   CID_LEN,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_DATAGRAM_SIZE,
   buildQuicheConfig,
-  formatHostPort,
 } from './quic-config.js';
 import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
 import { createUdpSocket } from './quic-socket.js';
@@ -31,7 +30,7 @@ export interface ConnectQuicOptions {
 const NO_RESPONSE_HINT = 'is leafsync serving there, and can UDP reach it?';
 
 export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnection> {
-  const where = formatHostPort(opts.host, opts.port);
+  const where = formatHostPort(opts);
   const timeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const maxDatagramSize = opts.maxDatagramSize ?? DEFAULT_MAX_DATAGRAM_SIZE;
   let ip: string;

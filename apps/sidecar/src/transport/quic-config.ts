@@ -58,8 +58,3 @@ export function buildQuicheConfig(opts: QuicheConfigOptions): Config {
   config.setCcAlgorithm(quiche.CongestionControlAlgorithm.CUBIC);
   return config;
 }
-
-/** "host:port", with IPv6 literals bracketed so the port is unambiguous. */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}

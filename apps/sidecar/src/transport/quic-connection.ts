@@ -7,7 +7,8 @@ import { quiche } from '@matrixai/quic/native/index.js';
 import type { Connection, ConnectionError, RecvInfo } from '@matrixai/quic/native/types.js';
 import { QuicConnectionClosedError, QuicStreamStateError } from './errors.js';
 import { AsyncQueue } from './quic-async-queue.js';
-import { KEEPALIVE_MS, formatHostPort } from './quic-config.js';
+import { KEEPALIVE_MS } from './quic-config.js';
+import { formatHostPort } from './address.js';
 import { QuicStreamImpl, type StreamHost } from './quic-stream.js';
 import type { HostPort, QuicConnection, QuicConnectionStats, QuicStream } from './types.js';
 
@@ -233,7 +234,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     if (this.finished) return;
     if (!this.closing) {
       this.closing = true;
-      this.dead ??= new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote.host, this.remote.port)} was closed locally`);
+      this.dead ??= new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote)} was closed locally`);
       try {
         this.conn.close(isApp, code, Buffer.from(reason));
       } catch {
@@ -260,7 +261,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.timer = this.keepAlive = this.closeDeadline = undefined;
     this.finalStats = this.readStats();
     const error = this.closeError();
-    this.dead ??= error ?? new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote.host, this.remote.port)} closed`);
+    this.dead ??= error ?? new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote)} closed`);
     this.failStreams(this.dead);
     this.incoming.end();
     this.owner.onFinished(this, error);
@@ -276,7 +277,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   /** Describe why quiche closed, or undefined for a clean close (code 0) from either side. */
   private closeError(): Error | undefined {
-    const where = formatHostPort(this.remote.host, this.remote.port);
+    const where = formatHostPort(this.remote);
     if (this.conn.isTimedOut()) {
       return new QuicConnectionClosedError(`connection to ${where} timed out (no packets for the idle timeout)`);
     }
