@@ -1,7 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { listDirInput, type DirEntry, type DirListing, type QuickLink } from '@leafsync/shared';
+import { listDirInput, type DirEntry, type DirListing } from '@leafsync/shared';
 import { isInternalPath } from '../../engine/internal-names.js';
+import { quickLinks } from '../quick-links.js';
 import { publicProcedure, router } from '../trpc.js';
 
 /** `~` and `~/x` expand to the home folder; relative paths are taken from it. */
@@ -56,23 +57,6 @@ export async function listDir(dir: string): Promise<DirListing> {
     .filter((e): e is DirEntry => e !== undefined)
     .sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type === 'dir' ? -1 : 1));
   return listing;
-}
-
-const STANDARD_FOLDERS = ['Desktop', 'Documents', 'Downloads', 'Pictures', 'Music', 'Videos'];
-
-export async function quickLinks(home: string): Promise<QuickLink[]> {
-  const isDir = async (p: string) => (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
-  const links: QuickLink[] = [{ label: 'Home', path: path.resolve(home) }];
-  for (const name of STANDARD_FOLDERS) {
-    const p = path.join(home, name);
-    if (await isDir(p)) links.push({ label: name, path: p });
-  }
-  for (const p of ['/Volumes', '/media', '/mnt']) {
-    if (process.platform !== 'win32' && (await isDir(p))) links.push({ label: p, path: p });
-  }
-  const root = path.parse(path.resolve(home)).root;
-  links.push({ label: process.platform === 'win32' ? root : 'Computer (/)', path: root });
-  return links;
 }
 
 export const fsRouter = router({
