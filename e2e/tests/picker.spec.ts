@@ -53,6 +53,7 @@ test('the picker browses, goes up, marks hidden and internal entries, and Select
     await connect.getByRole('button', { name: /Browse for the connect folder/ }).click();
     await expect(dialog.getByLabel('Path', { exact: true })).toHaveValue(path.join(root, 'media'));
     await dialog.getByRole('button', { name: 'Go up to the parent folder' }).click();
+    await expect(dialog.getByLabel('Path', { exact: true })).toHaveValue(root);
     await dialog.getByRole('button', { name: 'Select Folder' }).click();
     await expect(connect.getByLabel('Folder', { exact: true })).toHaveValue(root);
     await expect(connect.getByLabel('Single file (optional)')).toHaveValue('');

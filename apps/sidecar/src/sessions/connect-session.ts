@@ -71,7 +71,15 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
   const limiter = opts.rateMbps === undefined ? undefined : RateLimiter.fromMbps(opts.rateMbps);
   const state: PullState = {};
   let last: PassSummary | undefined;
+  // Every failure waits before the next attempt, doubling up to 30 s; only a completed pass
+  // resets it. A server that accepts handshakes but fails each session at once would otherwise
+  // be hammered with reconnects as fast as the CPU allows.
   let backoffMs = 1000;
+  const backOff = async (reason: string) => {
+    hooks.onNotice?.(`${reason}; retrying in ${Math.round(backoffMs / 1000)} s`);
+    await sleep(backoffMs, undefined, { signal: hooks.signal }).catch(() => {});
+    backoffMs = Math.min(backoffMs * 2, 30_000);
+  };
   while (!hooks.signal?.aborted) {
     let pinned;
     hooks.onConnecting?.();
@@ -83,13 +91,11 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
       });
     } catch (err) {
       if (hooks.once || isFatal(err)) throw err;
-      hooks.onNotice?.(`${(err as Error).message}; retrying in ${Math.round(backoffMs / 1000)} s`);
-      await sleep(backoffMs, undefined, { signal: hooks.signal }).catch(() => {});
-      backoffMs = Math.min(backoffMs * 2, 30_000);
+      await backOff((err as Error).message);
       continue;
     }
     hooks.onConnected?.(pinned);
-    backoffMs = 1000;
+    let lost: Error | undefined;
     try {
       const remote = await QuicRemoteFolder.open(pinned.conn, opts.file === undefined ? {} : { only: opts.file });
       while (!hooks.signal?.aborted) {
@@ -104,6 +110,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
           ...(opts.streams !== undefined && { streams: opts.streams }),
           ...(hooks.onEvent && { onEvent: hooks.onEvent }),
         });
+        backoffMs = 1000;
         hooks.onPass?.(last);
         if (hooks.once) return last;
         await sleep(hooks.intervalMs ?? 2000, undefined, { signal: hooks.signal }).catch(() => {});
@@ -112,10 +119,11 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
       // Ctrl-C mid-pass: staging and bitmaps are already saved for a resume; stopping is success.
       if (hooks.signal?.aborted) break;
       if (hooks.once || isFatal(err)) throw err;
-      hooks.onNotice?.(`lost the connection to ${pinned.address} (${(err as Error).message}); reconnecting`);
+      lost = err as Error;
     } finally {
       await pinned.conn.close();
     }
+    if (lost) await backOff(`lost the connection to ${pinned.address} (${lost.message})`);
   }
   return last;
 }

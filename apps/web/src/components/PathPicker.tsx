@@ -154,7 +154,7 @@ export function PathPicker({ initialPath, onCancel, onPick }: Props) {
           <button
             type="button"
             className={secondaryButton}
-            disabled={!listing || chosenFile === undefined}
+            disabled={loading || !listing || chosenFile === undefined}
             onClick={() => listing && chosenFile && onPick({ folder: listing.path, file: chosenFile })}
           >
             Select File
@@ -162,7 +162,7 @@ export function PathPicker({ initialPath, onCancel, onPick }: Props) {
           <button
             type="button"
             className={primaryButton}
-            disabled={!listing || !!listing.error}
+            disabled={loading || !listing || !!listing.error}
             onClick={() => listing && onPick({ folder: listing.path })}
           >
             Select Folder
