@@ -2,7 +2,8 @@
 import { connectInput } from '@leafsync/shared';
 import { useState, type FormEvent } from 'react';
 
-import { api, errorText } from '../lib/trpc';
+import { api } from '../lib/trpc';
+import { useValidatedSubmit } from '../lib/use-validated-submit';
 import type { SessionsView } from '../lib/use-sessions';
 import { CheckboxField } from './CheckboxField';
 import { FolderFields } from './FolderFields';
@@ -18,12 +19,11 @@ export function ConnectCard({ view }: { view: SessionsView }) {
   const [peer, setPeer] = useState(defaultPeerOptions);
   const [interval, setIntervalText] = useState('2');
   const [once, setOnce] = useState(false);
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, submit } = useValidatedSubmit(connectInput, (input) => api.sessions.startConnect.mutate(input));
 
   async function start(e: FormEvent) {
     e.preventDefault();
-    const parsed = connectInput.safeParse({
+    await submit({
       address: peer.address,
       folder: paths.folder,
       file: paths.file.trim() || undefined,
@@ -35,19 +35,6 @@ export function ConnectCard({ view }: { view: SessionsView }) {
       intervalSeconds: numberOrUndefined(interval),
       once,
     });
-    if (!parsed.success) {
-      setError(parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-      return;
-    }
-    setBusy(true);
-    setError(undefined);
-    try {
-      await api.sessions.startConnect.mutate(parsed.data);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
   }
 
   return (

@@ -3,6 +3,7 @@ import { serveInput } from '@leafsync/shared';
 import { useEffect, useState, type FormEvent } from 'react';
 
 import { api, errorText } from '../lib/trpc';
+import { useValidatedSubmit } from '../lib/use-validated-submit';
 import type { SessionsView } from '../lib/use-sessions';
 import { CopyButton } from './CopyButton';
 import { FolderFields } from './FolderFields';
@@ -18,8 +19,7 @@ export function ServeCard({ view }: { view: SessionsView }) {
   const [paths, setPaths] = useState({ folder: '', file: '' });
   const [port, setPort] = useState('4455');
   const [bind, setBind] = useState('0.0.0.0');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, submit } = useValidatedSubmit(serveInput, (input) => api.sessions.startServe.mutate(input));
 
   useEffect(() => {
     api.identity.get.query().then(
@@ -30,25 +30,12 @@ export function ServeCard({ view }: { view: SessionsView }) {
 
   async function start(e: FormEvent) {
     e.preventDefault();
-    const parsed = serveInput.safeParse({
+    await submit({
       folder: paths.folder,
       file: paths.file.trim() || undefined,
       port: port.trim() === '' ? undefined : Number(port),
       bind,
     });
-    if (!parsed.success) {
-      setError(parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-      return;
-    }
-    setBusy(true);
-    setError(undefined);
-    try {
-      await api.sessions.startServe.mutate(parsed.data);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
   }
 
   return (
