@@ -1,0 +1,174 @@
+/**
+ * A test peer that speaks leafsync's wire protocol over real QUIC but answers whatever a test
+ * scripts: honest answers by default, crafted frames (or raw bytes) where a script takes over.
+ * The client under test cannot tell it from a real server until the lies start.
+ * Not imported by production code.
+ */
+import { CHUNK_SIZE, hashChunk } from '../engine/chunking.js';
+import { folderRoot, merkleRoot } from '../engine/merkle.js';
+import type { FileSummary } from '../engine/types.js';
+import { encodeFrame, readFrames } from '../protocol/frame-codec.js';
+import { HASH_BYTES, HASHES_PER_BATCH, ENTRIES_PER_BATCH, MAX_FRAME_BYTES, PROTOCOL_VERSION, request, type Request } from '../protocol/messages.js';
+import { QuicServer } from '../transport/quic-server.js';
+import type { HostPort, Identity, QuicConnection, QuicStream } from '../transport/types.js';
+
+/** One entry the fake folder claims to hold. `size`/`root` default to the truth about `data`. */
+export interface FakeEntry {
+  path: string;
+  type?: 'file' | 'dir';
+  data?: Buffer;
+  size?: number;
+  root?: Uint8Array;
+  mtimeMs?: number;
+  mode?: number;
+}
+
+/** Pieces of bytes to write on a response stream, in order; each is awaited (backpressure). */
+export type Reply = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/** The honest answer to each request, for scripts that lie only in part. */
+export interface Honest {
+  entries: FileSummary[];
+  reply(req: Request): Reply;
+  chunk(path: string, index: number): Buffer;
+  hashes(path: string): Uint8Array[];
+}
+
+/** Returns the bytes to answer `req` with, or undefined to answer honestly. */
+export type Script = (req: Request, honest: Honest) => Reply | undefined;
+
+export interface MaliciousServerOptions {
+  identity: Identity;
+  entries: FakeEntry[];
+  script?: Script;
+}
+
+export class MaliciousServer {
+  /** Every request any client sent, in arrival order. */
+  readonly requests: Request[] = [];
+  /** Bytes written on response streams, so a test can prove a flood really was sent. */
+  bytesSent = 0;
+  private readonly conns = new Set<QuicConnection>();
+  script: Script | undefined;
+
+  private constructor(
+    private readonly server: QuicServer,
+    private readonly honest: Honest,
+    script: Script | undefined,
+  ) {
+    this.script = script;
+  }
+
+  get address(): HostPort {
+    return this.server.address;
+  }
+
+  static async start(opts: MaliciousServerOptions): Promise<MaliciousServer> {
+    const honest = honestFolder(opts.entries);
+    let self: MaliciousServer | undefined;
+    const server = await QuicServer.listen({
+      host: '127.0.0.1',
+      port: 0,
+      identity: opts.identity,
+      onConnection: (conn) => self?.serve(conn),
+    });
+    self = new MaliciousServer(server, honest, opts.script);
+    return self;
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+  }
+
+  private serve(conn: QuicConnection): void {
+    this.conns.add(conn);
+    void conn.closed.then(() => this.conns.delete(conn));
+    void (async () => {
+      for await (const stream of conn.incomingStreams()) void this.answer(stream);
+    })().catch(() => undefined);
+  }
+
+  private async answer(stream: QuicStream): Promise<void> {
+    try {
+      const frames = readFrames(stream, MAX_FRAME_BYTES);
+      const first = await frames.next();
+      if (first.done) return;
+      const req = request.parse(first.value);
+      this.requests.push(req);
+      const reply = this.script?.(req, this.honest) ?? this.honest.reply(req);
+      for await (const piece of reply) {
+        await stream.write(piece);
+        this.bytesSent += piece.length;
+      }
+      await stream.end();
+    } catch {
+      // The client hung up on a lie: exactly what the tests want it to do.
+      stream.reset();
+    }
+  }
+}
+
+function honestFolder(fake: FakeEntry[]): Honest {
+  const data = new Map<string, Buffer>();
+  const hashes = new Map<string, Uint8Array[]>();
+  const entries: FileSummary[] = fake.map((e) => {
+    const type = e.type ?? 'file';
+    const bytes = e.data ?? Buffer.alloc(0);
+    const chunkHashes: Uint8Array[] = [];
+    if (type === 'file') {
+      for (let at = 0; at < bytes.length; at += CHUNK_SIZE) chunkHashes.push(hashChunk(bytes.subarray(at, at + CHUNK_SIZE)));
+    }
+    data.set(e.path, bytes);
+    hashes.set(e.path, chunkHashes);
+    return {
+      path: e.path,
+      type,
+      size: e.size ?? (type === 'file' ? bytes.length : 0),
+      mtimeMs: e.mtimeMs ?? 1_700_000_000_000,
+      mode: e.mode ?? (type === 'file' ? 0o644 : 0o755),
+      root: e.root ?? (type === 'file' ? merkleRoot(chunkHashes) : new Uint8Array(0)),
+    };
+  });
+  const honest: Honest = {
+    entries,
+    chunk: (path, index) => (data.get(path) ?? Buffer.alloc(0)).subarray(index * CHUNK_SIZE, (index + 1) * CHUNK_SIZE),
+    hashes: (path) => hashes.get(path) ?? [],
+    reply: (req) => {
+      switch (req.t) {
+        case 'hello':
+          return [encodeFrame({ t: 'welcome', v: PROTOCOL_VERSION })];
+        case 'summary': {
+          const listed = req.only === undefined ? entries : entries.filter((e) => e.path === req.only);
+          return summaryFrames(folderRoot(listed), listed);
+        }
+        case 'hashes':
+          return hashFrames(honest.hashes(req.path));
+        case 'chunks':
+          return req.indices.map((i) => encodeFrame({ t: 'chunk', i, data: honest.chunk(req.path, i) }));
+      }
+    },
+  };
+  return honest;
+}
+
+export function summaryFrames(root: Uint8Array, entries: FileSummary[], count = entries.length): Uint8Array[] {
+  const frames = [encodeFrame({ t: 'summary-head', root, count })];
+  for (let at = 0; at < entries.length; at += ENTRIES_PER_BATCH) frames.push(encodeFrame({ t: 'entries', entries: entries.slice(at, at + ENTRIES_PER_BATCH) }));
+  return frames;
+}
+
+export function hashFrames(hashes: Uint8Array[], count = hashes.length): Uint8Array[] {
+  const frames = [encodeFrame({ t: 'hashes-head', count })];
+  for (let at = 0; at < hashes.length; at += HASHES_PER_BATCH) {
+    const batch = hashes.slice(at, at + HASHES_PER_BATCH);
+    const packed = Buffer.alloc(batch.length * HASH_BYTES);
+    batch.forEach((h, i) => packed.set(h, i * HASH_BYTES));
+    frames.push(encodeFrame({ t: 'hash-batch', hashes: packed }));
+  }
+  return frames;
+}
+
+/** A summary entry for a file that is not backed by data (its chunks are whatever a script sends). */
+export function claimedFile(path: string, size: number, root: Uint8Array = new Uint8Array(32)): FileSummary {
+  return { path, type: 'file', size, mtimeMs: 1_700_000_000_000, mode: 0o644, root };
+}
