@@ -9,6 +9,7 @@ import { BitmapFile, bitmapPathFor } from './bitmap-file.js';
 import { StagingFile, stagingPathFor } from './staging-file.js';
 import { EngineError, MerkleMismatchError } from './errors.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { assertDestUnchanged, type DestBefore } from './dest-guard.js';
 
 /** A chunk whose bytes do not hash to what the server announced, twice in a row. */
 export class ChunkHashMismatchError extends EngineError {
@@ -31,6 +32,8 @@ export interface TransferContext {
   limiter?: RateLimiter;
   signal?: AbortSignal;
   onChunk(bytes: number): void;
+  /** Called once the file is known to need fetching, before its first request. */
+  onTransferStart?(file: FileSummary): void;
   /** Folders whose entries were renamed; the caller fsyncs each once when the pass ends. */
   touchedDirs: Set<string>;
 }
@@ -57,7 +60,14 @@ export interface TransferStats {
  * chunk: its single chunk is then checked against the file root itself, which saves a round trip
  * per small file. Such files keep no bitmap either: there is nothing to resume in one chunk.
  */
-export async function transferFile(ctx: TransferContext, file: FileSummary, dest: string, remoteHashes: readonly Uint8Array[] | undefined, local: LocalVersion | undefined): Promise<TransferStats> {
+export async function transferFile(
+  ctx: TransferContext,
+  file: FileSummary,
+  dest: string,
+  destBefore: DestBefore,
+  remoteHashes: readonly Uint8Array[] | undefined,
+  local: LocalVersion | undefined,
+): Promise<TransferStats> {
   const stats: TransferStats = { chunksFetched: 0, bytesFetched: 0, chunksResumed: 0 };
   const count = chunkCount(file.size);
   if (remoteHashes === undefined && count > 1) throw new RangeError(`chunk hashes are needed for ${file.path} (${count} chunks)`);
@@ -74,7 +84,10 @@ export async function transferFile(ctx: TransferContext, file: FileSummary, dest
       if (bad.length > 0 && attempt > 0) throw new ChunkHashMismatchError(file.path, bad);
       wanted = bad;
     }
-    await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, { syncDir: false });
+    await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, {
+      syncDir: false,
+      beforeReplace: () => assertDestUnchanged(file.path, dest, destBefore),
+    });
     ctx.touchedDirs.add(dirname(dest));
     await record?.remove();
     return stats;

@@ -138,7 +138,11 @@ export class StagingFile {
    * from what was written, so a torn write or a bad seed cannot slip through. On a mismatch the
    * destination is untouched and this staging file stays open for more writes and another try.
    */
-  async finalize(destAbs: string, expect: { size: number; root: Uint8Array; mtimeMs: number; mode: number }, opts: { syncDir?: boolean } = {}): Promise<void> {
+  async finalize(
+    destAbs: string,
+    expect: { size: number; root: Uint8Array; mtimeMs: number; mode: number },
+    opts: { syncDir?: boolean; beforeReplace?: () => Promise<void> } = {},
+  ): Promise<void> {
     const fh = this.handle();
     if (this.mayRunLong) await fh.truncate(expect.size);
     const { size, hashes } = await hashOpenFile(fh);
@@ -152,6 +156,8 @@ export class StagingFile {
     await fh.utimes(mtime, mtime);
     // Data and metadata reach the disk before the rename makes them visible.
     await fh.sync();
+    // Last check before the rename, so the window for a concurrent edit to be lost is a syscall wide.
+    await opts.beforeReplace?.();
     await fh.close();
     this.fh = undefined;
     await rename(this.tempPath, destAbs).catch(async (err: unknown) => {
