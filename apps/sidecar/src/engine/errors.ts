@@ -40,7 +40,7 @@ export class NotFoundError extends EngineError {
 export class NotRegularFileError extends EngineError {
   readonly code = 'NOT_REGULAR_FILE';
 
-  constructor(path: string, actual: string) {
+  constructor(path: string, readonly actual: string) {
     super(path, `Not a regular file (${actual}): ${path}`);
   }
 }

@@ -187,6 +187,25 @@ export class LocalFolderSource implements RemoteFolder {
   }
 
   /**
+   * One path as it is now, without scanning the folder: where it lives (proven inside the root,
+   * not internal, not ignored) and, if a regular file is there, its summary. What a push checks
+   * before it may replace or delete a file.
+   */
+  async locate(path: RelPath): Promise<{ rel: RelPath; abs: string; entry: FileSummary | undefined }> {
+    const { rel, abs } = await this.resolve(path);
+    let hashes: Uint8Array[];
+    try {
+      hashes = await this.chunkHashes(rel);
+    } catch (err) {
+      if (err instanceof NotFoundError) return { rel, abs, entry: undefined };
+      throw err;
+    }
+    const st = await lstatFile(rel, abs);
+    const entry: FileSummary = { path: rel, type: 'file', size: st.size, mtimeMs: Math.floor(st.mtimeMs), mode: st.mode & 0o777, root: merkleRoot(hashes) };
+    return { rel, abs, entry };
+  }
+
+  /**
    * Reads the requested chunks in order with positional reads on one handle. Each chunk gets its
    * own buffer because onChunk may keep it (queue it, hand it to a stream); the next read waits
    * for onChunk, which is the backpressure the protocol relies on.

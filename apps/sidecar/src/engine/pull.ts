@@ -1,5 +1,4 @@
-import { mkdir, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { fsyncDirectory } from '../fs/atomic-file.js';
 import type { FileFailure, PassSummary } from '@leafsync/shared';
@@ -8,7 +7,7 @@ import { chunkCount } from './chunking.js';
 import { bytesEqual, folderRoot } from './merkle.js';
 import { InsideRoot, validateRelPath } from './safe-path.js';
 import { isInternalPath } from './internal-names.js';
-import { STAGING_DIR } from './staging-file.js';
+import { removeStagingDirIfEmpty } from './staging-file.js';
 import { LocalFolderSource } from './folder-source.js';
 import type { TransferContext } from './file-transfer.js';
 import { TypeConflictError, syncFileFrom } from './sync-file.js';
@@ -160,7 +159,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   if (opts.mirror && opts.only === undefined && !opts.signal?.aborted) await mirrorDeletes(entries, localBefore.entries);
   // One fsync per folder makes every rename of the pass durable before the pass reports success.
   for (const dir of touchedDirs) await fsyncDirectory(dir);
-  await removeIfEmpty(join(localRoot, STAGING_DIR));
+  await removeStagingDirIfEmpty(localRoot);
   opts.signal?.throwIfAborted();
 
   if (result.failures.length === 0 && result.mirrorHalted === undefined) {
@@ -217,13 +216,6 @@ async function localSummary(local: LocalFolderSource): Promise<FolderSummary> {
     if (err instanceof NotFoundError) return { root: folderRoot([]), entries: [] };
     throw err;
   }
-}
-
-/** The staging folder is ours; leave no empty trace of it in the user's folder. */
-async function removeIfEmpty(dir: string): Promise<void> {
-  await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT' && err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-  });
 }
 
 function clampStreams(streams: number | undefined): number {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { chmod, copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashOpenFile } from './chunking.js';
 import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError, SizeMismatchError } from './errors.js';
@@ -182,6 +182,17 @@ export class StagingFile {
     if (this.fh === undefined) throw new Error(`Staging file for ${this.rel} is already finalized or discarded`);
     return this.fh;
   }
+}
+
+/**
+ * The staging folder is ours; leave no empty trace of it in the user's folder. Call it only when
+ * no transfer into this root is running, or a transfer may lose the folder under its feet.
+ */
+export async function removeStagingDirIfEmpty(rootAbs: string): Promise<void> {
+  await rmdir(join(rootAbs, STAGING_DIR)).catch((err: unknown) => {
+    const code = errCode(err);
+    if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  });
 }
 
 /** Runs `create`, making the staging folder first if it is missing (it is removed when a pass leaves it empty). */
