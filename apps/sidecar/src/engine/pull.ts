@@ -101,17 +101,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   }
   const summary = quick.unchanged ? await remote.summary() : quick;
 
-  const entries: FileSummary[] = [];
-  for (const entry of summary.entries) {
-    try {
-      const path = validateRelPath(entry.path);
-      if (isInternalPath(path)) throw new InternalPathError(path);
-      if (opts.only !== undefined && path !== opts.only) continue;
-      entries.push({ ...entry, path });
-    } catch (err) {
-      fail(entry.path, err);
-    }
-  }
+  const entries = acceptedEntries(summary.entries, opts.only, fail);
   const files = entries.filter((e) => e.type === 'file');
   result.files = files.length;
   emit({ kind: 'summary', files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) });
@@ -208,8 +198,27 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   }
 }
 
+/**
+ * The entries of a remote summary that may be synced here: paths normalised and proven safe,
+ * internal names refused (each refusal reported through `fail`), and with `only`, just that one.
+ */
+export function acceptedEntries(entries: readonly FileSummary[], only: RelPath | undefined, fail: (path: RelPath, err: unknown) => void): FileSummary[] {
+  const accepted: FileSummary[] = [];
+  for (const entry of entries) {
+    try {
+      const path = validateRelPath(entry.path);
+      if (isInternalPath(path)) throw new InternalPathError(path);
+      if (only !== undefined && path !== only) continue;
+      accepted.push({ ...entry, path });
+    } catch (err) {
+      fail(entry.path, err);
+    }
+  }
+  return accepted;
+}
+
 /** The local side as a summary; a single-file session whose file does not exist yet is an empty folder. */
-async function localSummary(local: LocalFolderSource): Promise<FolderSummary> {
+export async function localSummary(local: LocalFolderSource): Promise<FolderSummary> {
   try {
     return await local.summary();
   } catch (err) {
@@ -222,7 +231,7 @@ function clampStreams(streams: number | undefined): number {
   return Math.min(64, Math.max(1, Math.floor(streams ?? DEFAULT_STREAMS)));
 }
 
-function toFailure(path: RelPath, err: unknown): FileFailure {
+export function toFailure(path: RelPath, err: unknown): FileFailure {
   const e = err as { code?: unknown; message?: unknown };
   return {
     path,

@@ -85,7 +85,8 @@ export function nextBase(local: readonly FileSummary[], remote: readonly FileSum
   return next;
 }
 
-function sameVersion(a: FileSummary | undefined, b: FileSummary | undefined): boolean {
+/** Same content (or both absent); metadata does not make a different version. */
+export function sameVersion(a: FileSummary | undefined, b: FileSummary | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.size === b.size && bytesEqual(a.root, b.root);
 }
