@@ -5,12 +5,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import type { SessionEvent } from '@leafsync/shared';
+import type { SessionEvent, WatchCycleSummary } from '@leafsync/shared';
 import { startUi, type RunningUi } from '../cli/ui-command.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { SessionManager } from '../sessions/session-manager.js';
-import { tempDirs } from '../test-support/trees.js';
+import { hashTree, seededBytes, tempDirs, writeTree } from '../test-support/trees.js';
 import { createLeafsyncClient, type LeafsyncClient } from './client.js';
 import { createApiHandler } from './http-handler.js';
 
@@ -66,6 +66,11 @@ describe('input validation', () => {
       ['startConnect streams', () => client.sessions.startConnect.mutate({ address: '127.0.0.1:4455', folder: dirs.user, streams: 0 }), /^streams: /],
       ['startConnect rate', () => client.sessions.startConnect.mutate({ address: '127.0.0.1:4455', folder: dirs.user, rateMbps: -1 }), /^rateMbps: /],
       ['startConnect two fields', () => client.sessions.startConnect.mutate({ address: '', folder: '' }), /^address: .*; folder: /],
+      ['startServe acceptFirstClient without allowPush', () => client.sessions.startServe.mutate({ folder: dirs.user, acceptFirstClient: true }), /^acceptFirstClient: authorising the first client needs allowPush/],
+      ['watch address shape', () => client.sessions.watch.mutate({ address: 'no-port', folder: dirs.user }), /^address: .*HOST:PORT/],
+      ['watch pull interval', () => client.sessions.watch.mutate({ address: '127.0.0.1:4455', folder: dirs.user, pullIntervalSeconds: 0 }), /^pullIntervalSeconds: /],
+      ['watch debounce', () => client.sessions.watch.mutate({ address: '127.0.0.1:4455', folder: dirs.user, debounceMs: 1.5 }), /^debounceMs: /],
+      ['watch file', () => client.sessions.watch.mutate({ address: '127.0.0.1:4455', folder: dirs.user, file: '/abs' }), /^file: /],
       ['stop', () => client.sessions.stop.mutate({ id: '' }), /^id: /],
       ['remove', () => client.sessions.remove.mutate({ id: 42 as unknown as string }), /^id: /],
       ['fs.list', () => client.fs.list.query({ path: 7 as unknown as string }), /^path: /],
@@ -267,6 +272,62 @@ describe('sessions.events', () => {
     const events = await onlyB;
     assert.ok(events.length >= 3);
     for (const { event } of events) assert.equal(event.type === 'session' ? event.session.id : event.sessionId, b.id);
+  });
+});
+
+describe('watch sessions', () => {
+  test('a watch through the API pushes a new file to a serve that accepts pushes, and a conflict shows in its last cycle', async (t) => {
+    const { client } = await startSidecar(t);
+    const [served, mine] = await tempDirs(t, 'served', 'mine');
+    await writeTree(served, { 'notes.txt': 'first version\n' });
+    const serve = await client.sessions.startServe.mutate({ folder: served, port: 0, bind: '127.0.0.1', allowPush: true, acceptFirstClient: true });
+    assert.equal(serve.state, 'listening');
+    assert.equal(serve.allowPush, true);
+    // A long pull interval: every cycle after the first is started by a local change.
+    const watch = await client.sessions.watch.mutate({ address: serve.address, folder: mine, acceptFirst: true, pullIntervalSeconds: 120, debounceMs: 100 });
+    assert.equal(watch.kind, 'watch');
+    const cycleWhere = (pred: (c: WatchCycleSummary) => boolean) =>
+      collect(client, { sessionId: watch.id }, (ev) => ev.some((e) => e.event.type === 'cycle' && pred(e.event.cycle))).then(
+        (ev) => ev.flatMap((e) => (e.event.type === 'cycle' && pred(e.event.cycle) ? [e.event.cycle] : []))[0]!,
+      );
+
+    const first = await cycleWhere((c) => c.trigger === 'start');
+    assert.equal(first.filesPulled, 1);
+
+    // A file created on the watch side arrives on the served side, byte for byte.
+    const pushed = cycleWhere((c) => c.filesPushed > 0);
+    await new Promise((r) => setTimeout(r, 200));
+    await writeTree(mine, { 'docs/new.bin': seededBytes('new', 2 * 1024 * 1024 + 7) });
+    const push = await pushed;
+    assert.equal(push.filesPushed, 1);
+    assert.equal(push.bytesPushed, 2 * 1024 * 1024 + 7);
+    assert.equal((await hashTree(served)).get('docs/new.bin'), (await hashTree(mine)).get('docs/new.bin'));
+
+    // Both sides edit notes.txt: the server's version takes the name, ours is kept beside it (and pushed).
+    const conflicted = cycleWhere((c) => c.conflicts.length > 0);
+    await new Promise((r) => setTimeout(r, 200));
+    await writeFile(join(served, 'notes.txt'), 'edited on the server\n');
+    await writeFile(join(mine, 'notes.txt'), 'edited here\n');
+    const cycle = await conflicted;
+    assert.equal(cycle.conflicts.length, 1);
+    const { path, copy } = cycle.conflicts[0]!;
+    assert.equal(path, 'notes.txt');
+    assert.notEqual(copy, path);
+    const { readFile } = await import('node:fs/promises');
+    assert.equal(await readFile(join(mine, 'notes.txt'), 'utf8'), 'edited on the server\n');
+    assert.equal(await readFile(join(mine, copy), 'utf8'), 'edited here\n');
+    assert.equal(await readFile(join(served, copy), 'utf8'), 'edited here\n');
+    assert.deepEqual(await hashTree(served), await hashTree(mine));
+    // The session carries that cycle and its conflicts; the empty cycle that the watcher's echo of
+    // our own rename starts does not replace them.
+    await new Promise((r) => setTimeout(r, 600));
+    const info = (await client.sessions.list.query()).find((s) => s.id === watch.id)!;
+    assert.deepEqual(info.lastCycle?.conflicts, [{ path, copy }]);
+    assert.deepEqual(info.conflicts, [{ path, copy }]);
+
+    await client.sessions.stop.mutate({ id: watch.id });
+    const stopped = (await client.sessions.list.query()).find((s) => s.id === watch.id)!;
+    assert.equal(stopped.state, 'stopped');
   });
 });
 
