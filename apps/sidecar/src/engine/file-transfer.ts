@@ -50,6 +50,11 @@ export interface TransferStats {
   chunksResumed: number;
 }
 
+export interface TransferResult extends TransferStats {
+  /** The chunk hashes of the file now in place (its root is the announced one). */
+  hashes: readonly Uint8Array[];
+}
+
 /**
  * Brings one file to the remote version `file` through a staging file: resume what an
  * interrupted transfer left, reuse local chunks, fetch the rest over parallel requests, verify
@@ -67,13 +72,21 @@ export async function transferFile(
   destBefore: DestBefore,
   remoteHashes: readonly Uint8Array[] | undefined,
   local: LocalVersion | undefined,
-): Promise<TransferStats> {
+): Promise<TransferResult> {
   const stats: TransferStats = { chunksFetched: 0, bytesFetched: 0, chunksResumed: 0 };
   const count = chunkCount(file.size);
   if (remoteHashes === undefined && count > 1) throw new RangeError(`chunk hashes are needed for ${file.path} (${count} chunks)`);
+  // The file's chunk hashes once it is done: the announced ones, or for a single chunk the hash
+  // of the bytes that matched the root (empty for an empty file).
+  let hashes: readonly Uint8Array[] = remoteHashes ?? [];
   const chunkIsGood = remoteHashes
     ? (i: number, data: Uint8Array) => bytesEqual(hashChunk(data), remoteHashes[i]!)
-    : (_i: number, data: Uint8Array) => bytesEqual(merkleRoot([hashChunk(data)]), file.root);
+    : (_i: number, data: Uint8Array) => {
+        const h = hashChunk(data);
+        if (!bytesEqual(merkleRoot([h]), file.root)) return false;
+        hashes = [h];
+        return true;
+      };
   const { staging, record } = remoteHashes && count > 1
     ? await prepareStaging(ctx.localRoot, file, remoteHashes, local, stats)
     : { staging: await StagingFile.open(ctx.localRoot, file.path, { size: file.size }), record: undefined };
@@ -90,7 +103,7 @@ export async function transferFile(
     });
     ctx.touchedDirs.add(dirname(dest));
     await record?.remove();
-    return stats;
+    return { ...stats, hashes };
   } catch (err) {
     if (err instanceof MerkleMismatchError || !record) {
       // Every chunk was verified, so a mismatch means the disk changed under us: trust none of it.

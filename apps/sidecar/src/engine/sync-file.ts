@@ -4,7 +4,7 @@ import { chunkCount } from './chunking.js';
 import { bytesEqual, merkleRoot } from './merkle.js';
 import { utimesSeconds } from './staging-file.js';
 import type { LocalFolderSource } from './folder-source.js';
-import { transferFile, type TransferContext, type TransferStats } from './file-transfer.js';
+import { transferFile, type TransferContext, type TransferResult } from './file-transfer.js';
 import { EngineError } from './errors.js';
 
 /** The server's file changed between its summary and its chunk hashes: try again next pass. */
@@ -35,7 +35,7 @@ export async function syncFileFrom(
   file: FileSummary,
   dest: string,
   existing: FileSummary | undefined,
-): Promise<TransferStats | undefined> {
+): Promise<TransferResult | undefined> {
   if (existing && existing.type !== 'file') throw new TypeConflictError(file.path, 'file', 'folder');
   if (existing && existing.size === file.size && bytesEqual(existing.root, file.root)) {
     await matchMetadata(dest, existing, file);
@@ -49,7 +49,10 @@ export async function syncFileFrom(
   }
   const localHashes = existing && remoteHashes ? await local.chunkHashes(file.path) : undefined;
   ctx.onTransferStart?.(file);
-  return transferFile(ctx, file, dest, existing, remoteHashes, localHashes && { abs: dest, hashes: localHashes });
+  const result = await transferFile(ctx, file, dest, existing, remoteHashes, localHashes && { abs: dest, hashes: localHashes });
+  // What was just verified need not be read back by the next scan.
+  await local.remember(file.path, dest, file, result.hashes);
+  return result;
 }
 
 async function matchMetadata(dest: string, existing: FileSummary, file: FileSummary): Promise<void> {
