@@ -65,6 +65,14 @@ test('Serve with "Accept pushes", then Watch: a file created in the watched fold
     await expect(panel).toHaveAttribute('data-state', 'stopped');
     await servePanel.getByRole('button', { name: 'Stop' }).click();
     await expect(servePanel).toHaveAttribute('data-state', 'stopped');
+
+    // "Authorise the first client" authorised this peer (it watched itself): Trust lists it, removable.
+    const self = (await page.locator('[data-card="serve"]').getByTestId('own-fingerprint').textContent()) ?? '';
+    const trust = page.locator('[data-card="trust"]');
+    const removeClient = trust.getByRole('button', { name: `Remove authorised client ${self}` });
+    await expect(removeClient).toBeVisible();
+    await removeClient.click();
+    await expect(removeClient).toHaveCount(0);
     expect(watched.errors, 'no console errors or failed requests').toEqual([]);
   } finally {
     await removeDir(served);
