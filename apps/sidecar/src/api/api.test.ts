@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -277,38 +277,42 @@ describe('sessions.events', () => {
 
 describe('watch sessions', () => {
   test('a watch through the API pushes a new file to a serve that accepts pushes, and a conflict shows in its last cycle', async (t) => {
-    const { client } = await startSidecar(t);
-    const [served, mine] = await tempDirs(t, 'served', 'mine');
+    const { ui, client } = await startSidecar(t);
+    const [served, mine, scratch] = await tempDirs(t, 'served', 'mine', 'scratch');
     await writeTree(served, { 'notes.txt': 'first version\n' });
     const serve = await client.sessions.startServe.mutate({ folder: served, port: 0, bind: '127.0.0.1', allowPush: true, acceptFirstClient: true });
     assert.equal(serve.state, 'listening');
     assert.equal(serve.allowPush, true);
+    // Each wait resumes from the event log as it was before the action, so a fast cycle is never missed.
+    const mark = () => ui.sessions.log.idOf(ui.sessions.log.headSeq);
+    let started = mark();
     // A long pull interval: every cycle after the first is started by a local change.
     const watch = await client.sessions.watch.mutate({ address: serve.address, folder: mine, acceptFirst: true, pullIntervalSeconds: 120, debounceMs: 100 });
     assert.equal(watch.kind, 'watch');
-    const cycleWhere = (pred: (c: WatchCycleSummary) => boolean) =>
-      collect(client, { sessionId: watch.id }, (ev) => ev.some((e) => e.event.type === 'cycle' && pred(e.event.cycle))).then(
+    const cycleWhere = (from: string, pred: (c: WatchCycleSummary) => boolean) =>
+      collect(client, { lastEventId: from, sessionId: watch.id }, (ev) => ev.some((e) => e.event.type === 'cycle' && pred(e.event.cycle))).then(
         (ev) => ev.flatMap((e) => (e.event.type === 'cycle' && pred(e.event.cycle) ? [e.event.cycle] : []))[0]!,
       );
 
-    const first = await cycleWhere((c) => c.trigger === 'start');
+    const first = await cycleWhere(started, (c) => c.trigger === 'start');
     assert.equal(first.filesPulled, 1);
 
     // A file created on the watch side arrives on the served side, byte for byte.
-    const pushed = cycleWhere((c) => c.filesPushed > 0);
-    await new Promise((r) => setTimeout(r, 200));
-    await writeTree(mine, { 'docs/new.bin': seededBytes('new', 2 * 1024 * 1024 + 7) });
-    const push = await pushed;
+    started = mark();
+    // Written elsewhere and moved in, so no cycle can catch it half-written and push it in two goes.
+    await writeFile(join(scratch, 'new.bin'), seededBytes('new', 2 * 1024 * 1024 + 7));
+    await mkdir(join(mine, 'docs'));
+    await rename(join(scratch, 'new.bin'), join(mine, 'docs/new.bin'));
+    const push = await cycleWhere(started, (c) => c.filesPushed > 0);
     assert.equal(push.filesPushed, 1);
     assert.equal(push.bytesPushed, 2 * 1024 * 1024 + 7);
     assert.equal((await hashTree(served)).get('docs/new.bin'), (await hashTree(mine)).get('docs/new.bin'));
 
     // Both sides edit notes.txt: the server's version takes the name, ours is kept beside it (and pushed).
-    const conflicted = cycleWhere((c) => c.conflicts.length > 0);
-    await new Promise((r) => setTimeout(r, 200));
+    started = mark();
     await writeFile(join(served, 'notes.txt'), 'edited on the server\n');
     await writeFile(join(mine, 'notes.txt'), 'edited here\n');
-    const cycle = await conflicted;
+    const cycle = await cycleWhere(started, (c) => c.conflicts.length > 0);
     assert.equal(cycle.conflicts.length, 1);
     const { path, copy } = cycle.conflicts[0]!;
     assert.equal(path, 'notes.txt');
@@ -334,7 +338,6 @@ describe('watch sessions', () => {
 describe('fs and identity', () => {
   test('fs.list defaults to the home folder, lists folders first and flags hidden and internal names', async (t) => {
     const { client, dirs } = await startSidecar(t);
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(join(dirs.user, 'b-folder'));
     await mkdir(join(dirs.user, '.leafsync_trash'));
     await writeFile(join(dirs.user, 'a.txt'), 'hello');

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { SessionEvent, SessionState } from '@leafsync/shared';
 import { loadOrCreateIdentity } from '../transport/identity.js';
@@ -168,7 +170,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
 
 test('a watch session goes connecting → scanning → idle per cycle, pushes a new file to a serve that allows pushes, and stops', async (t) => {
   const m = await manager(t);
-  const [served, mine] = await tempDirs(t, 'served', 'mine');
+  const [served, mine, scratch] = await tempDirs(t, 'served', 'mine', 'scratch');
   await writeTree(served, { 'from-server.txt': 'hello from the server' });
   const serve = await m.startServe({ folder: served, port: 0, bind: '127.0.0.1', allowPush: true, acceptFirstClient: true });
   assert.equal(serve.state, 'listening');
@@ -183,7 +185,9 @@ test('a watch session goes connecting → scanning → idle per cycle, pushes a 
   await until(() => m.get(session.id).lastCycle?.trigger === 'start' && m.get(session.id).state === 'idle', 'the first cycle');
   assert.equal(m.get(session.id).lastCycle?.filesPulled, 1);
 
-  await writeTree(mine, { 'from-watch.bin': seededBytes('w', 300_000) });
+  // Written elsewhere and moved in, so no cycle can catch it half-written.
+  await writeTree(scratch, { 'from-watch.bin': seededBytes('w', 300_000) });
+  await rename(join(scratch, 'from-watch.bin'), join(mine, 'from-watch.bin'));
   await until(async () => (await hashTree(served)).get('from-watch.bin') === (await hashTree(mine)).get('from-watch.bin'), 'the push');
   await until(() => (m.get(session.id).lastCycle?.filesPushed ?? 0) === 1, 'the cycle that pushed');
   const cycle = m.get(session.id).lastCycle!;
