@@ -26,6 +26,8 @@ export interface PassSummary {
   filesTrashed: number;
   /** With mirror: why local-only files were not moved this pass (the server's folder looked empty). */
   mirrorHalted?: string;
+  /** UDP payload bytes sent and received during the pass (QUIC's own count, headers and retransmissions included). */
+  wireBytes?: number;
 }
 
 /** A file changed on both sides: the remote version took `path`, the local one was kept as `copy` (and pushed). */

@@ -6,6 +6,9 @@ import { pullPass, type PullEvent, type PullState } from '../engine/pull.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import type { RelPath } from '../engine/types.js';
 import { QuicRemoteFolder } from '../protocol/client-session.js';
+import { z } from 'zod';
+import type { QuicConnection } from '../transport/types.js';
+import { PairStateFile } from './pair-state.js';
 import { withReconnects, type PeerTarget, type ReconnectHooks } from './reconnecting.js';
 import { destinationFolder } from './local-paths.js';
 
@@ -49,12 +52,16 @@ export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {})
 async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, cache: IndexCache): Promise<PassSummary | undefined> {
   const local = new LocalFolderSource(folder, { cache, readIgnoreFile: true, ...(opts.file !== undefined && { only: opts.file }) });
   const limiter = opts.rateMbps === undefined ? undefined : RateLimiter.fromMbps(opts.rateMbps);
-  const state: PullState = {};
   let last: PassSummary | undefined;
   await withReconnects(opts, hooks, async (pinned, healthy) => {
     const remote = await QuicRemoteFolder.open(pinned.conn, opts.file === undefined ? {} : { only: opts.file });
+    // Kept across runs, so a new `connect --once` over an unchanged folder is one small round trip.
+    const saved = PairStateFile.for(opts.home, 'pull', { folder, peer: pinned.fingerprint, ...(opts.file !== undefined && { scope: opts.file }) }, savedPullState);
+    const state = fromSaved(await saved.load((line) => hooks.onNotice?.(line)));
     while (!hooks.signal?.aborted) {
       hooks.onPassStart?.();
+      const before = toSaved(state);
+      const wireBefore = wireBytes(pinned.conn);
       last = await pullPass(remote, folder, {
         local,
         state,
@@ -65,6 +72,9 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
         ...(opts.streams !== undefined && { streams: opts.streams }),
         ...(hooks.onEvent && { onEvent: hooks.onEvent }),
       });
+      last.wireBytes = wireBytes(pinned.conn) - wireBefore;
+      const after = toSaved(state);
+      if (JSON.stringify(after) !== JSON.stringify(before)) await saved.save(after);
       healthy();
       hooks.onPass?.(last);
       if (hooks.once) return;
@@ -72,4 +82,26 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
     }
   });
   return last;
+}
+
+function wireBytes(conn: QuicConnection): number {
+  const s = conn.stats();
+  return s.sentBytes + s.recvBytes;
+}
+
+const hexRoot = z.string().regex(/^[0-9a-f]{64}$/);
+const savedPullState = z.object({ remoteRoot: hexRoot.optional(), localRoot: hexRoot.optional(), files: z.number().int().min(0).optional() });
+type SavedPullState = z.infer<typeof savedPullState>;
+
+function toSaved(state: PullState): SavedPullState {
+  const hex = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
+  return { ...(state.remoteRoot && { remoteRoot: hex(state.remoteRoot) }), ...(state.localRoot && { localRoot: hex(state.localRoot) }), ...(state.files !== undefined && { files: state.files }) };
+}
+
+function fromSaved(saved: SavedPullState | undefined): PullState {
+  return {
+    ...(saved?.remoteRoot && { remoteRoot: Buffer.from(saved.remoteRoot, 'hex') }),
+    ...(saved?.localRoot && { localRoot: Buffer.from(saved.localRoot, 'hex') }),
+    ...(saved?.files !== undefined && { files: saved.files }),
+  };
 }

@@ -56,7 +56,7 @@ export async function runWatch(opts: WatchOptions, hooks: WatchHooks = {}): Prom
       // The server fetches what we push from us, over streams it opens on this connection.
       const served = serveConnection(pinned.conn, { source: limiter ? rateLimited(local, limiter, hooks.signal) : local, ...(opts.file !== undefined && { servedFile: opts.file }), ...(hooks.onNotice && { log: hooks.onNotice }) });
       served.catch(() => undefined);
-      const store = SyncBaseStore.forPair(opts.home, folder, pinned.fingerprint);
+      const store = SyncBaseStore.forPair(opts.home, folder, pinned.fingerprint, opts.file);
       let base = await store.load((line) => hooks.onNotice?.(line));
       let trigger: WatchCycleSummary['trigger'] = 'start';
       for (;;) {
