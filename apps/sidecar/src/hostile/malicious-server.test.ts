@@ -7,7 +7,7 @@ import { merkleRoot } from '../engine/merkle.js';
 import { encodeFrame } from '../protocol/frame-codec.js';
 import { MAX_FRAME_BYTES } from '../protocol/messages.js';
 import { claimedFile, summaryFrames } from '../test-support/malicious-server.js';
-import { HONEST, attack, forever, good, withHostileName } from './attack-harness.js';
+import { HONEST, attack, forever, good, withHostileName } from '../test-support/attack-harness.js';
 
 test('malicious server: a ".." path is refused, nothing escapes', { timeout: 90_000 }, async (t) => {
   await attack(t, { entries: withHostileName('../outside/victim.txt'), expect: { error: /'\.\.' segment/, failureCodes: ['UNSAFE_PATH'] } });

@@ -145,6 +145,9 @@ function honestFolder(fake: FakeEntry[]): Honest {
           return hashFrames(honest.hashes(req.path));
         case 'chunks':
           return req.indices.map((i) => encodeFrame({ t: 'chunk', i, data: honest.chunk(req.path, i) }));
+        case 'push':
+        case 'delete':
+          return [encodeFrame({ t: 'error', code: 'READ_ONLY', message: 'this fake server accepts no pushes' })];
       }
     },
   };

@@ -99,6 +99,8 @@ export class UdpRelay {
   }
 
   static async start(opts: RelayOptions): Promise<UdpRelay> {
+    // Validated before binding, so a bad option cannot leak a bound socket.
+    UdpRelay.normalise(opts);
     const bind = opts.bind ?? '127.0.0.1';
     const front = udpSocket(bind);
     await bindSocket(front, bind, 0);

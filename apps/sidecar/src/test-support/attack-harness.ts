@@ -16,10 +16,10 @@ import { runConnect } from '../sessions/connect-session.js';
 import { startServe } from '../sessions/serve-session.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore } from '../transport/trust-store.js';
-import { startConnectProcess } from '../test-support/cli-process.js';
-import { MaliciousServer, type FakeEntry, type Script } from '../test-support/malicious-server.js';
-import { rssBytes } from '../test-support/process-memory.js';
-import { hashTree, seededBytes, tempDir, writeTree } from '../test-support/trees.js';
+import { startConnectProcess } from './cli-process.js';
+import { MaliciousServer, type FakeEntry, type Script } from './malicious-server.js';
+import { rssBytes } from './process-memory.js';
+import { hashTree, seededBytes, tempDir, writeTree } from './trees.js';
 
 export const OLD = { 'keep.txt': 'old keep\n', 'target.bin': seededBytes('old-target', 2 * CHUNK_SIZE + 5) };
 export const HONEST = {
