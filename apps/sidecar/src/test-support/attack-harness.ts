@@ -8,7 +8,7 @@
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, symlink } from 'node:fs/promises';
+import { mkdir, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_SIZE } from '../engine/chunking.js';
 import { STAGING_DIR } from '../engine/staging-file.js';
@@ -19,6 +19,7 @@ import { TrustStore } from '../transport/trust-store.js';
 import { startConnectProcess } from './cli-process.js';
 import { MaliciousServer, type FakeEntry, type Script } from './malicious-server.js';
 import { rssBytes } from './process-memory.js';
+import { snapshotTree } from './tree-snapshot.js';
 import { hashTree, seededBytes, tempDir, writeTree } from './trees.js';
 
 export const OLD = { 'keep.txt': 'old keep\n', 'target.bin': seededBytes('old-target', 2 * CHUNK_SIZE + 5) };
@@ -56,21 +57,6 @@ async function fixture(t: TestContext): Promise<Fixture> {
   await symlink(outside, join(dest, 'link'));
   await mkdir(home);
   return { base, dest, outside, home };
-}
-
-/** Every path under root (internal ones included), files with their hash. */
-async function everything(root: string, rel = ''): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const d of await readdir(join(root, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${d.name}` : d.name;
-    const st = await lstat(join(root, r));
-    if (st.isSymbolicLink()) out.set(r, 'symlink');
-    else if (st.isDirectory()) {
-      out.set(r, 'dir');
-      for (const [k, v] of await everything(root, r)) out.set(k, v);
-    } else out.set(r, sha(await readFile(join(root, r))));
-  }
-  return out;
 }
 
 interface SyncOutcome {
@@ -144,7 +130,7 @@ export async function attack(
 ): Promise<MaliciousServer> {
   const f = await fixture(t);
   await opts.setup?.(f);
-  const outsideBefore = await everything(f.outside);
+  const outsideBefore = await snapshotTree(f.outside);
   const baseBefore = (await readdir(f.base)).sort();
   const destBefore = await hashTree(f.dest);
 
@@ -159,7 +145,7 @@ export async function attack(
   if (opts.expect.failureCodes) assert.deepEqual(run.failureCodes, [...opts.expect.failureCodes].sort());
 
   // Nothing written outside the destination, through any route.
-  assert.deepEqual(await everything(f.outside), outsideBefore, 'the sibling folder (and the symlink target) is unchanged');
+  assert.deepEqual(await snapshotTree(f.outside), outsideBefore, 'the sibling folder (and the symlink target) is unchanged');
   assert.deepEqual((await readdir(f.base)).sort(), baseBefore, 'nothing new beside the destination');
   // Nothing bad published: every visible file is its old self or the honest version.
   const honestHashes = new Map(Object.entries(HONEST).map(([k, v]) => [k, sha(v)]));
@@ -169,7 +155,7 @@ export async function attack(
   }
   // Leftovers only where staging belongs.
   const visible = await hashTree(f.dest);
-  for (const path of (await everything(f.dest)).keys()) {
+  for (const path of (await snapshotTree(f.dest)).keys()) {
     if (visible.has(path) || path === 'link') continue;
     assert.ok(path === STAGING_DIR || path.startsWith(`${STAGING_DIR}/`), `unexpected leftover ${path}`);
   }
@@ -179,7 +165,7 @@ export async function attack(
   const next = opts.inChild ? await syncInChild(t, f, honest.address) : await syncInProcess(f, honest.address);
   assert.equal(next.ok, true, `honest pass: ${next.errorText}`);
   assert.deepEqual(await hashTree(f.dest), honest.tree);
-  assert.deepEqual(await everything(f.outside), outsideBefore);
+  assert.deepEqual(await snapshotTree(f.outside), outsideBefore);
   return evil;
 }
 

@@ -43,46 +43,26 @@ export interface MaliciousServerOptions {
   script?: Script;
 }
 
-export class MaliciousServer {
-  /** Every request any client sent, in arrival order. */
+/**
+ * Answers every stream the other side opens on `conn` with the script (or honestly). A server
+ * uses it for its clients; a malicious pushing client uses it for the streams a server opens
+ * back to fetch the pushed chunks.
+ */
+export class ScriptedPeer {
+  /** Every request the other side sent, in arrival order. */
   readonly requests: Request[] = [];
   /** Bytes written on response streams, so a test can prove a flood really was sent. */
   bytesSent = 0;
-  private readonly conns = new Set<QuicConnection>();
-  script: Script | undefined;
+  readonly honest: Honest;
 
-  private constructor(
-    private readonly server: QuicServer,
-    private readonly honest: Honest,
-    script: Script | undefined,
+  constructor(
+    entries: FakeEntry[],
+    public script: Script | undefined,
   ) {
-    this.script = script;
+    this.honest = honestFolder(entries);
   }
 
-  get address(): HostPort {
-    return this.server.address;
-  }
-
-  static async start(opts: MaliciousServerOptions): Promise<MaliciousServer> {
-    const honest = honestFolder(opts.entries);
-    let self: MaliciousServer | undefined;
-    const server = await QuicServer.listen({
-      host: '127.0.0.1',
-      port: 0,
-      identity: opts.identity,
-      onConnection: (conn) => self?.serve(conn),
-    });
-    self = new MaliciousServer(server, honest, opts.script);
-    return self;
-  }
-
-  async close(): Promise<void> {
-    await this.server.close();
-  }
-
-  private serve(conn: QuicConnection): void {
-    this.conns.add(conn);
-    void conn.closed.then(() => this.conns.delete(conn));
+  serve(conn: QuicConnection): void {
     void (async () => {
       for await (const stream of conn.incomingStreams()) void this.answer(stream);
     })().catch(() => undefined);
@@ -102,9 +82,43 @@ export class MaliciousServer {
       }
       await stream.end();
     } catch {
-      // The client hung up on a lie: exactly what the tests want it to do.
+      // The other side hung up on a lie: exactly what the tests want it to do.
       stream.reset();
     }
+  }
+}
+
+export class MaliciousServer {
+  private constructor(
+    private readonly server: QuicServer,
+    private readonly peer: ScriptedPeer,
+  ) {}
+
+  get address(): HostPort {
+    return this.server.address;
+  }
+
+  get requests(): Request[] {
+    return this.peer.requests;
+  }
+
+  get bytesSent(): number {
+    return this.peer.bytesSent;
+  }
+
+  static async start(opts: MaliciousServerOptions): Promise<MaliciousServer> {
+    const peer = new ScriptedPeer(opts.entries, opts.script);
+    const server = await QuicServer.listen({
+      host: '127.0.0.1',
+      port: 0,
+      identity: opts.identity,
+      onConnection: (conn) => peer.serve(conn),
+    });
+    return new MaliciousServer(server, peer);
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
   }
 }
 
