@@ -1,6 +1,8 @@
 // Node 20's test runner does not expand globs and only discovers .js files by itself, so this
 // finds every *.test.ts under src and hands the list to `node --test` with tsx loaded.
 // Extra arguments are passed through (e.g. --test-name-pattern=...); path-like ones narrow the files.
+// The hostile suite (src/hostile/, minutes of attacks) runs only when a filter names it
+// (`node scripts/run-tests.mjs hostile/`, which is `npm run test:hostile`).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -14,6 +16,7 @@ const files = readdirSync(join(root, 'src'), { recursive: true })
   .filter((f) => f.endsWith('.test.ts'))
   .map((f) => join('src', f))
   .filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)))
+  .filter((f) => !f.startsWith(join('src', 'hostile')) || filters.some((p) => p.includes('hostile')))
   .sort();
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
