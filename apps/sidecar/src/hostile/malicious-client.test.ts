@@ -11,7 +11,9 @@ import { connectQuic } from '../transport/quic-client.js';
 import type { QuicConnection } from '../transport/types.js';
 import { runCli, startServeProcess, type ServeProcess } from '../test-support/cli-process.js';
 import { rssBytes } from '../test-support/process-memory.js';
+import { ScriptedPeer, type FakeEntry } from '../test-support/malicious-server.js';
 import { ask, frame, hello, type RawAnswer } from '../test-support/raw-client.js';
+import { loadOrCreateIdentity } from '../transport/identity.js';
 import { snapshotTree } from '../test-support/tree-snapshot.js';
 import { hashTree, seededBytes, tempDir, tempDirs, writeTree } from '../test-support/trees.js';
 
@@ -25,6 +27,7 @@ interface Target {
   outside: string;
   server: ServeProcess;
   before: Map<string, string>;
+  outsideBefore: Map<string, string>;
   peakRss: () => number;
 }
 
@@ -55,7 +58,7 @@ async function target(t: TestContext, extra: string[] = [], serverHome?: string)
   t.after(() => clearInterval(watchdog));
   // Let the server hash its folder so snapshots and timings see a settled server.
   await new Promise((r) => setTimeout(r, 300));
-  return { served, outside, server, before: await snapshotTree(served), peakRss: () => peak };
+  return { served, outside, server, before: await snapshotTree(served), outsideBefore: await snapshotTree(outside), peakRss: () => peak };
 }
 
 async function connectTo(t: TestContext, tg: Target): Promise<QuicConnection> {
@@ -72,13 +75,16 @@ async function servedTree(tg: Target): Promise<Map<string, string>> {
 }
 
 /** The server survived, still serves an honest client the right tree, and its folder is byte-identical. */
-async function assertStillHealthy(t: TestContext, tg: Target): Promise<void> {
+async function assertStillHealthy(t: TestContext, tg: Target, opts: { stagingMayRemain?: boolean } = {}): Promise<void> {
   assert.ok(tg.server.cli.running, `the server is still up; stderr:\n${tg.server.cli.stderr}`);
   const [dest, home] = await tempDirs(t, 'honest-dest', 'honest-home');
   const run = await runCli(['connect', tg.server.address, dest, '--accept-first', '--once', '--json'], { home, timeoutMs: 60_000 });
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(await hashTree(dest), await servedTree(tg), 'an honest client still gets exactly the served tree');
-  assert.deepEqual(await snapshotTree(tg.served), tg.before, 'the served folder is byte-identical, internals included');
+  // A refused push may leave its verified chunks staged for a retry: internal, never visible.
+  const strip = (m: Map<string, string>) => new Map([...m].filter(([k]) => !opts.stagingMayRemain || !(k === STAGING_DIR || k.startsWith(`${STAGING_DIR}/`)) || tg.before.has(k)));
+  assert.deepEqual(strip(await snapshotTree(tg.served)), strip(tg.before), 'the served folder is byte-identical, internals included');
+  assert.deepEqual(await snapshotTree(tg.outside), tg.outsideBefore, 'nothing outside the served folder changed');
   assert.ok(tg.peakRss() < SERVER_RSS_LIMIT, `server RSS peaked at ${tg.peakRss() >> 20} MiB`);
 }
 
@@ -246,7 +252,6 @@ test('malicious client: 20,000 garbage datagrams while an honest client syncs', 
 test('malicious client vs a push-enabled server: unauthorised clients and hostile pushes change nothing', { timeout: 90_000 }, async (t) => {
   const serverHome = await tempDir(t, 'push-sh');
   const [trustedHome, strangerHome] = await tempDirs(t, 'trusted', 'stranger');
-  const { loadOrCreateIdentity } = await import('../transport/identity.js');
   const [trusted, stranger] = await Promise.all([loadOrCreateIdentity(trustedHome), loadOrCreateIdentity(strangerHome)]);
   assert.equal((await runCli(['trust', 'add-client', trusted.fingerprint], { home: serverHome })).code, 0);
   const tg = await target(t, ['--allow-push'], serverHome);
@@ -271,4 +276,58 @@ test('malicious client vs a push-enabled server: unauthorised clients and hostil
   assertRefused(await ask(strangerConn, [frame({ t: 'push', entry, base: new Uint8Array(0) })]), 'NOT_AUTHORISED', 'a stranger pushing');
   assertRefused(await ask(strangerConn, [frame({ t: 'delete', path: 'public.txt', base: new Uint8Array(32) })]), 'NOT_AUTHORISED', 'a stranger deleting');
   await assertStillHealthy(t, tg);
+});
+
+test('malicious client: an authorised pusher with bad chunks, lying sizes and hostile paths changes nothing', { timeout: 90_000 }, async (t) => {
+  const serverHome = await tempDir(t, 'push-sh');
+  const trustedHome = await tempDir(t, 'trusted');
+  const trusted = await loadOrCreateIdentity(trustedHome);
+  assert.equal((await runCli(['trust', 'add-client', trusted.fingerprint], { home: serverHome })).code, 0);
+  const tg = await target(t, ['--allow-push'], serverHome);
+  const conn = await connectQuic({ host: tg.server.host, port: tg.server.port, identity: trusted });
+  t.after(() => conn.close());
+
+  // What this client claims to hold, and how it answers the server fetching it.
+  const newBig = seededBytes('pushed-big', 3 * CHUNK_SIZE + 11);
+  const claimed: FakeEntry[] = [
+    { path: 'new.bin', data: newBig },
+    { path: 'public.txt', data: Buffer.from('pushed over public\n') },
+    { path: 'liar.txt', data: Buffer.from('x'.repeat(300)), size: 100 },
+  ];
+  const peer = new ScriptedPeer(claimed, (req, honest) => {
+    if (req.t !== 'chunks') return undefined;
+    // Every chunk of every file arrives corrupted, except liar.txt, whose lie is its size.
+    if (req.path === 'liar.txt') return undefined;
+    return req.indices.map((i) => frame({ t: 'chunk', i, data: randomBytes(honest.chunk(req.path, i).length) }));
+  });
+  peer.serve(conn);
+  assert.equal((await ask(conn, [hello('push')])).messages[0]?.t, 'welcome');
+  const entryOf = (path: string) => peer.honest.entries.find((e) => e.path === path)!;
+  const publicRoot = (await ask(conn, [frame({ t: 'summary', only: 'public.txt' })])).messages.find((m) => m.t === 'entries') as { entries: Array<{ root: Uint8Array }> };
+  const NONE = new Uint8Array(0);
+
+  assertRefused(await ask(conn, [frame({ t: 'push', entry: entryOf('new.bin'), base: NONE })]), 'CHUNK_HASH_MISMATCH', 'a new file pushed with bad chunks');
+  assertRefused(await ask(conn, [frame({ t: 'push', entry: entryOf('public.txt'), base: publicRoot.entries[0]!.root })]), 'CHUNK_HASH_MISMATCH', 'an update pushed with bad bytes');
+  assertRefused(await ask(conn, [frame({ t: 'push', entry: entryOf('liar.txt'), base: NONE })]), 'CHUNK_LENGTH', 'a push that lies about its size');
+  assert.ok(peer.requests.filter((r) => r.t === 'chunks').length >= 3, 'the server really fetched (and refused) the pushed chunks');
+
+  const file = (path: string) => ({ path, type: 'file', size: 5, mtimeMs: 0, mode: 0o644, root: new Uint8Array(32) });
+  const hostile: Array<[string, string]> = [
+    ['../escape.txt', 'UNSAFE_PATH'],
+    ['docs/../../escape.txt', 'UNSAFE_PATH'],
+    [join(tg.outside, 'pwned.txt'), 'UNSAFE_PATH'],
+    ['link/pwned.txt', 'UNSAFE_PATH'],
+    ['link/dir/inner.txt', 'UNSAFE_PATH'],
+    ['.git/hooks/post-checkout', 'INTERNAL_PATH'],
+    [`${STAGING_DIR}/0123.part`, 'INTERNAL_PATH'],
+    ['C:\\evil.txt', 'UNSAFE_PATH'],
+  ];
+  for (const [path, code] of hostile) {
+    assertRefused(await ask(conn, [frame({ t: 'push', entry: file(path), base: NONE })]), code, `push to ${JSON.stringify(path)}`);
+    assertRefused(await ask(conn, [frame({ t: 'delete', path, base: new Uint8Array(32) })]), code, `delete of ${JSON.stringify(path)}`);
+  }
+  assertRefused(await ask(conn, [frame({ t: 'push', entry: { ...file('link/newdir'), type: 'dir', size: 0, root: NONE }, base: NONE })]), 'UNSAFE_PATH', 'a folder through the symlink');
+  assertRefused(await ask(conn, [frame({ t: 'delete', path: 'link-file', base: new Uint8Array(32) })]), /NOT_REGULAR_FILE|UNSAFE_PATH/, 'deleting a symlink');
+  assertRefused(await ask(conn, [frame({ t: 'delete', path: 'public.txt', base: new Uint8Array(32) })]), 'CONFLICT', 'deleting with a wrong base');
+  await assertStillHealthy(t, tg, { stagingMayRemain: true });
 });
