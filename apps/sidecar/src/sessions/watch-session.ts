@@ -31,6 +31,8 @@ export interface WatchOptions extends PeerTarget {
 }
 
 export interface WatchHooks extends ReconnectHooks {
+  /** Called as each cycle starts (scanning both sides, then transferring). */
+  onCycleStart?: (trigger: WatchCycleSummary['trigger']) => void;
   onCycle?: (summary: WatchCycleSummary) => void;
   onEvent?: (event: PullEvent) => void;
 }
@@ -60,6 +62,7 @@ export async function runWatch(opts: WatchOptions, hooks: WatchHooks = {}): Prom
       let base = await store.load((line) => hooks.onNotice?.(line));
       let trigger: WatchCycleSummary['trigger'] = 'start';
       for (;;) {
+        hooks.onCycleStart?.(trigger);
         const cycle = await runWatchCycle(
           {
             remote,
