@@ -142,3 +142,15 @@ test('watch: 1,000 files created at once go out in one debounced push cycle', as
   assert.equal(pushing[0]!.filesPushed, 1000);
   assert.deepEqual(pushing[0]!.failures, []);
 });
+
+test('watch --file syncs just that file, both ways', async (t) => {
+  const p = await watchPair(t, { pullInterval: 1, debounceMs: 200, served: { 'docs/a.txt': 'a v1\n', 'b.txt': 'not mine\n' }, extra: ['--file', 'docs/a.txt'] });
+  assert.deepEqual([...(await hashTree(p.local)).keys()], ['docs', 'docs/a.txt']);
+  await writeFile(join(p.local, 'docs/a.txt'), 'a v2 from here\n');
+  await writeFile(join(p.local, 'c.txt'), 'local only, not watched\n');
+  await until(async () => (await readFile(join(p.served, 'docs/a.txt'), 'utf8')) === 'a v2 from here\n', 'the pushed edit', 10_000);
+  await writeFile(join(p.served, 'docs/a.txt'), 'a v3 from the server\n');
+  await until(async () => (await readFile(join(p.local, 'docs/a.txt'), 'utf8')) === 'a v3 from the server\n', 'the pulled edit', 10_000);
+  assert.deepEqual([...(await hashTree(p.served)).keys()], ['b.txt', 'docs', 'docs/a.txt'], 'nothing else reached the server');
+  assert.deepEqual([...(await hashTree(p.local)).keys()], ['c.txt', 'docs', 'docs/a.txt'], 'nothing else was pulled');
+});
