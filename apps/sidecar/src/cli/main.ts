@@ -4,10 +4,6 @@ import { TrustStore, normaliseFingerprint } from '../transport/trust-store.js';
 import { formatHostPort, parseHostPort, parsePort } from '../transport/address.js';
 import { resolveHome } from '../sessions/home.js';
 import { fileOption } from '../sessions/local-paths.js';
-import { startServe } from '../sessions/serve-session.js';
-import { runConnect } from '../sessions/connect-session.js';
-import { runWatch } from '../sessions/watch-session.js';
-import { startUi } from './ui-command.js';
 import { CliError, createOutput } from './output.js';
 import { describeCycle, describePass } from './describe-pass.js';
 import { PassProgress } from './pass-progress.js';
@@ -60,6 +56,8 @@ const msOption = asArgument((v: string) => {
   return n;
 });
 
+// Each command imports its engine only when it runs: `leafsync id` or `trust list` should not
+// pay for loading QUIC, SQLite and the API server.
 function buildProgram(): Command {
   const program = new Command('leafsync')
     .description('peer-to-peer folder sync over QUIC')
@@ -84,7 +82,7 @@ function buildProgram(): Command {
     .action(async (folder: string, o: ServeFlags) => {
       if (o.acceptFirstClient && !o.allowPush) throw new CliError('--accept-first-client needs --allow-push', 2);
       const out = createOutput(!!o.json);
-      const identity = await loadOrCreateIdentity(home());
+      const [identity, { startServe }] = await Promise.all([loadOrCreateIdentity(home()), import('../sessions/serve-session.js')]);
       const running = await startServe({
         folder,
         bind: o.bind,
@@ -125,7 +123,7 @@ function buildProgram(): Command {
     .action(async (target, folder: string, o: ConnectFlags) => {
       const out = createOutput(!!o.json);
       const h = home();
-      const [identity, trust] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h)]);
+      const [identity, trust, { runConnect }] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h), import('../sessions/connect-session.js')]);
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       const progress = new PassProgress((bytes) => out.result({ event: 'progress', bytesFetched: bytes }, `${(bytes / 1048576).toFixed(1)} MiB fetched`), out.json);
@@ -187,7 +185,7 @@ function buildProgram(): Command {
     .action(async (target, folder: string, o: WatchFlags) => {
       const out = createOutput(!!o.json);
       const h = home();
-      const [identity, trust] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h)]);
+      const [identity, trust, { runWatch }] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h), import('../sessions/watch-session.js')]);
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -291,6 +289,7 @@ function buildProgram(): Command {
     .option('--port <port>', 'HTTP port', asArgument(parsePort), 8080)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .action(async (o: { port: number; host: string }) => {
+      const { startUi } = await import('./ui-command.js');
       const running = await startUi({ host: o.host, port: o.port, home: home() });
       await untilSignal();
       await running.close();
