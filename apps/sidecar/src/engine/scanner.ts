@@ -1,5 +1,5 @@
-import type { Dirent, Stats } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { IgnoredPathError, InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
 import type { IgnoreMatcher } from './ignore-rules.js';
@@ -82,7 +82,8 @@ async function walk(
 ): Promise<void> {
   let dirents: Dirent[];
   try {
-    dirents = await readdir(join(rootAbs, diskDir), { withFileTypes: true });
+    // Synchronous for the same reason as lstat below; the walk yields after every batch.
+    dirents = readdirSync(join(rootAbs, diskDir), { withFileTypes: true });
   } catch (err) {
     if (isRoot) throw err;
     if (errCode(err) === 'ENOENT') return; // deleted while we scanned: nothing to sync
@@ -109,11 +110,13 @@ async function walk(
     seen.add(rel);
     candidates.push({ rel, diskPath });
   }
-  // lstat is ~50 µs here and serial awaits made it most of a warm pass: ask for a batch at once.
+  // A synchronous lstat costs ~5 µs, a promised one ~40 µs of dispatch (10k files: 65 ms vs
+  // 300-450 ms here). Batches keep the event loop free for the transport between them.
   for (let at = 0; at < candidates.length; at += LSTAT_BATCH) {
+    await yieldToEventLoop();
     const batch = candidates.slice(at, at + LSTAT_BATCH);
     // The Dirent type can be stale or unknown on some filesystems; lstat is the truth.
-    const stats = await Promise.all(batch.map((c) => lstatOrNull(join(rootAbs, c.diskPath))));
+    const stats = batch.map((c) => lstatNow(join(rootAbs, c.diskPath)));
     for (const [i, { rel, diskPath }] of batch.entries()) {
       const st = stats[i];
       if (!st) continue;
@@ -141,6 +144,15 @@ async function scanOne(rootAbs: string, only: RelPath, ignored: IgnoreMatcher): 
   if (st === null) throw new NotFoundError(rel);
   if (!st.isFile()) throw new NotRegularFileError(rel, describe(st));
   return toEntry(rel, rel, st, 'file');
+}
+
+function lstatNow(abs: string): Stats | null {
+  try {
+    return lstatSync(abs, { throwIfNoEntry: false }) ?? null;
+  } catch (err) {
+    if (errCode(err) === 'ENOTDIR') return null; // a parent was replaced while we scanned
+    throw err;
+  }
 }
 
 function toEntry(path: RelPath, diskPath: string, st: Stats, type: 'file' | 'dir'): ScannedEntryOnDisk {
