@@ -56,6 +56,8 @@ test('watch: a local edit reaches the server within debounce + 2 s, sending only
   const ms = await until(sameTrees(p.local, p.served), 'the edit on the server', 10_000);
   t.diagnostic(`local edit on the server after ${Math.round(ms)} ms (debounce 300 ms)`);
   assert.ok(ms <= 300 + 2000, `arrived after ${Math.round(ms)} ms`);
+  // The file lands on the server a moment before the cycle that pushed it reports.
+  await p.watch.waitFor((e) => e.event === 'cycle' && (e as unknown as Cycle).filesPushed > 0, 'the pushing cycle', 10_000);
   const pushing = p.cycles().filter((c) => c.filesPushed > 0);
   assert.equal(pushing.length, 1);
   assert.equal(pushing[0]!.trigger, 'local');
@@ -137,8 +139,21 @@ test('watch: 1,000 files created at once go out in one debounced push cycle', as
   }
   const ms = await until(sameTrees(p.local, p.served), 'all 1,000 files on the server', 60_000);
   t.diagnostic(`1,000 files on the server after ${Math.round(ms)} ms`);
+  await p.watch.waitFor((e) => e.event === 'cycle' && (e as unknown as Cycle).filesPushed > 0, 'the pushing cycle', 10_000);
   const pushing = p.cycles().filter((c) => c.filesPushed > 0);
   assert.equal(pushing.length, 1, JSON.stringify(pushing.map((c) => c.filesPushed)));
   assert.equal(pushing[0]!.filesPushed, 1000);
   assert.deepEqual(pushing[0]!.failures, []);
+});
+
+test('watch --file syncs just that file, both ways', async (t) => {
+  const p = await watchPair(t, { pullInterval: 1, debounceMs: 200, served: { 'docs/a.txt': 'a v1\n', 'b.txt': 'not mine\n' }, extra: ['--file', 'docs/a.txt'] });
+  assert.deepEqual([...(await hashTree(p.local)).keys()], ['docs', 'docs/a.txt']);
+  await writeFile(join(p.local, 'docs/a.txt'), 'a v2 from here\n');
+  await writeFile(join(p.local, 'c.txt'), 'local only, not watched\n');
+  await until(async () => (await readFile(join(p.served, 'docs/a.txt'), 'utf8')) === 'a v2 from here\n', 'the pushed edit', 10_000);
+  await writeFile(join(p.served, 'docs/a.txt'), 'a v3 from the server\n');
+  await until(async () => (await readFile(join(p.local, 'docs/a.txt'), 'utf8')) === 'a v3 from the server\n', 'the pulled edit', 10_000);
+  assert.deepEqual([...(await hashTree(p.served)).keys()], ['b.txt', 'docs', 'docs/a.txt'], 'nothing else reached the server');
+  assert.deepEqual([...(await hashTree(p.local)).keys()], ['c.txt', 'docs', 'docs/a.txt'], 'nothing else was pulled');
 });

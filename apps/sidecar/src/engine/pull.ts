@@ -64,8 +64,11 @@ export type PullEvent =
   | { kind: 'file-error'; path: RelPath; message: string };
 
 const DEFAULT_STREAMS = 8;
-/** Enough files in flight to keep the streams busy when files are small. */
-const FILES_IN_FLIGHT = 16;
+/**
+ * Files in flight at once. Small files are latency-bound (a request, a staging file, an fsync
+ * and a rename each), so many overlap; at most this many one-chunk buffers (≤ 1 MiB) are held.
+ */
+const FILES_IN_FLIGHT = 64;
 
 /**
  * One pull pass: make `localRoot` hold what the remote folder holds, fetching only chunks that

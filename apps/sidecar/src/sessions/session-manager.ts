@@ -410,11 +410,7 @@ export class SessionManager {
           { ...peer.options, pullIntervalMs: req.pullIntervalSeconds * 1000, debounceMs: req.debounceMs },
           {
             ...peer.hooks,
-            onConnected: (c) => {
-              peer.hooks.onConnected(c);
-              // runWatch starts a cycle as soon as it is connected.
-              peer.passStarted();
-            },
+            onCycleStart: peer.passStarted,
             onCycle: (cycle) => {
               const { info } = peer;
               if (info.state !== 'idle') peer.passEnded();

@@ -11,19 +11,13 @@ import { QuicRemoteFolder } from '../protocol/client-session.js';
 import { serveConnection } from '../protocol/server-session.js';
 import { ChangeDebouncer } from './change-debouncer.js';
 import { destinationFolder } from './local-paths.js';
-import { withReconnects, type PeerTarget, type ReconnectHooks } from './reconnecting.js';
+import type { FolderSyncOptions } from './connect-session.js';
+import { withReconnects, type ReconnectHooks } from './reconnecting.js';
 import { SyncBaseStore } from './sync-base-store.js';
 import { runWatchCycle } from './watch-cycle.js';
 
-export interface WatchOptions extends PeerTarget {
-  folder: string;
-  file?: RelPath;
-  /** Where the index cache and the sync state live (LEAFSYNC_HOME). */
-  home: string;
-  mirror?: boolean;
-  streams?: number;
-  /** Megabits per second for what we fetch and what we serve to the server. */
-  rateMbps?: number;
+/** `rateMbps` holds for what we fetch and for what we serve to the server. */
+export interface WatchOptions extends FolderSyncOptions {
   /** Pull remote changes at least this often. */
   pullIntervalMs: number;
   /** Quiet time after the last local change before pushing. */
@@ -31,6 +25,8 @@ export interface WatchOptions extends PeerTarget {
 }
 
 export interface WatchHooks extends ReconnectHooks {
+  /** Called as each cycle starts (scanning both sides, then transferring). */
+  onCycleStart?: (trigger: WatchCycleSummary['trigger']) => void;
   onCycle?: (summary: WatchCycleSummary) => void;
   onEvent?: (event: PullEvent) => void;
 }
@@ -60,6 +56,7 @@ export async function runWatch(opts: WatchOptions, hooks: WatchHooks = {}): Prom
       let base = await store.load((line) => hooks.onNotice?.(line));
       let trigger: WatchCycleSummary['trigger'] = 'start';
       for (;;) {
+        hooks.onCycleStart?.(trigger);
         const cycle = await runWatchCycle(
           {
             remote,
