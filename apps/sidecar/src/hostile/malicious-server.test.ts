@@ -66,7 +66,7 @@ test('malicious server: a summary that lies about a size is refused', { timeout:
   // Claims fewer bytes than it sends (the root matches the bytes sent).
   await attack(t, { entries: [{ path: 'keep.txt', data: body, size: 10 }], expect: { error: /has \d+ bytes, expected 10/, failureCodes: ['CHUNK_LENGTH'] } });
   // Claims more chunks than its hashes describe.
-  await attack(t, { entries: [{ path: 'target.bin', data: HONEST['target.bin'], size: 9 * CHUNK_SIZE }], expect: { error: /changed on the server/, failureCodes: ['REMOTE_CHANGED'] } });
+  await attack(t, { entries: [{ path: 'target.bin', data: HONEST['target.bin'], size: 9 * CHUNK_SIZE }], expect: { error: /changed on the other side during the pass/, failureCodes: ['REMOTE_CHANGED'] } });
   // Claims a size just past a chunk boundary but sends a short last chunk.
   const data = HONEST['target.bin'];
   await attack(t, {
