@@ -107,3 +107,9 @@ export async function leafsyncPull(
   }
   return { wallMs: f.wallMs, usage: f.usage, pass };
 }
+
+/** A `connect --json` that keeps running (continuous passes every `intervalS`), under GNU time. */
+export function leafsyncContinuous(address: string, dest: string, home: string, timeFile: string, intervalS: number, opts: NodeFlags = {}): Measured {
+  const args = [...nodeArgs(opts, 'connect-continuous'), CLI, '--home', home, 'connect', address, dest, '--accept-first', '--json', '--interval', String(intervalS)];
+  return new Measured(process.execPath, args, timeFile);
+}

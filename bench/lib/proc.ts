@@ -41,6 +41,8 @@ export class Measured {
   stdout = '';
   stderr = '';
   readonly lines: string[] = [];
+  /** Called synchronously for each stdout line as it arrives (e.g. to snapshot counters). */
+  onLine: ((line: string) => void) | undefined;
   private waiters: Array<() => void> = [];
   readonly done: Promise<Finished>;
 
@@ -53,6 +55,7 @@ export class Measured {
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.stdout += line + '\n';
       this.lines.push(line);
+      this.onLine?.(line);
       for (const w of this.waiters.splice(0)) w();
     });
     this.done = once(this.child, 'exit').then(([code, signal]) => {
