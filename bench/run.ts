@@ -3,7 +3,7 @@
  *
  *   npm run bench                      # full: 1 GiB, 10,000 files, 3 runs each
  *   npm run bench -- --quick           # small sizes, 1 run each, well under two minutes
- *   npm run bench -- --only W1,W6 --runs 5 --profile --drop-caches --keep
+ *   npm run bench -- --only W1,W6 --runs 5 --profile --drop-caches --keep --big-mib 256 --files 2000 --streams 16
  *
  * See bench/README.md for what each column means and what is and is not cached.
  */
@@ -32,6 +32,9 @@ const { values: argv } = parseArgs({
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     workdir: { type: 'string' },
+    'big-mib': { type: 'string' },
+    files: { type: 'string' },
+    streams: { type: 'string' },
     'with-syncthing': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -46,11 +49,14 @@ const RUNS = argv.runs !== undefined ? Number(argv.runs) : quick ? 1 : 3;
 const SIZES = quick
   ? { big: 128 * MiB, smallFiles: 1000, insertFile: 64 * MiB }
   : { big: 1 * GiB, smallFiles: 10_000, insertFile: 256 * MiB };
+if (argv['big-mib'] !== undefined) SIZES.big = Number(argv['big-mib']) * MiB;
+if (argv.files !== undefined) SIZES.smallFiles = Number(argv.files);
 const ONLY = new Set((argv.only ?? 'W1,W2,W3,W4,W5,W6').toUpperCase().split(',').map((s) => s.trim()));
 const RESULTS = join(REPO, 'bench/results');
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, 'Z');
 const PROFILE_DIR = argv.profile ? join(RESULTS, 'profiles', STAMP) : undefined;
-const nodeFlags: NodeFlags = { profileDir: PROFILE_DIR };
+const STREAMS = argv.streams !== undefined ? Number(argv.streams) : undefined; // leafsync's default (8) unless given
+const nodeFlags: NodeFlags & { streams?: number | undefined } = { profileDir: PROFILE_DIR, streams: STREAMS };
 
 const log = (s: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 

@@ -10,8 +10,9 @@ export interface NodeFlags {
   profileDir?: string | undefined;
 }
 
+let profiles = 0;
 function nodeArgs(flags: NodeFlags, tag: string): string[] {
-  return flags.profileDir ? ['--cpu-prof', '--cpu-prof-dir', flags.profileDir, '--cpu-prof-name', `${tag}-${Date.now()}-\${pid}.cpuprofile`] : [];
+  return flags.profileDir ? ['--cpu-prof', '--cpu-prof-dir', flags.profileDir, '--cpu-prof-name', `${String(++profiles).padStart(3, '0')}-${tag}.cpuprofile`] : [];
 }
 
 /** `leafsync serve DIR --json` on 127.0.0.1, under GNU time. */
