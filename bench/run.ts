@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { SeededStream, readThrough, writeSeededFile, writeSmallTree } from './lib/data.js';
 import { CLI, LeafsyncServer, REPO, leafsyncContinuous, leafsyncPull, type NodeFlags, type PassLine } from './lib/leafsync.js';
 import { Measured, run } from './lib/proc.js';
-import { UdpRelay } from './lib/relay.js';
+import { UdpRelay } from '../apps/sidecar/src/test-support/udp-relay.js';
 import { markdownTable, median, rows, bytesHuman, type Sample, type ToolResult, type WorkloadResult } from './lib/report.js';
 import { RsyncDaemon, ensureRsync, rsyncPull } from './lib/rsync.js';
 
