@@ -2,7 +2,7 @@
  * leafsync vs rsync (and plain TLS over TCP in Node) on loopback: W1–W6 of issue 6.
  *
  *   npm run bench                      # full: 1 GiB, 10,000 files, 3 runs each
- *   npm run bench -- --quick           # small sizes, 1 run each, well under two minutes
+ *   npm run bench -- --quick           # small sizes, 1 run each, about a minute
  *   npm run bench -- --only W1,W6 --runs 5 --profile --drop-caches --keep --big-mib 256 --files 2000 --streams 16
  *
  * See bench/README.md for what each column means and what is and is not cached.
@@ -47,7 +47,7 @@ if (argv.help) {
 const quick = argv.quick!;
 const RUNS = argv.runs !== undefined ? Number(argv.runs) : quick ? 1 : 3;
 const SIZES = quick
-  ? { big: 128 * MiB, smallFiles: 1000, insertFile: 64 * MiB }
+  ? { big: 64 * MiB, smallFiles: 500, insertFile: 32 * MiB }
   : { big: 1 * GiB, smallFiles: 10_000, insertFile: 256 * MiB };
 if (argv['big-mib'] !== undefined) SIZES.big = Number(argv['big-mib']) * MiB;
 if (argv.files !== undefined) SIZES.smallFiles = Number(argv.files);
