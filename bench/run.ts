@@ -369,7 +369,7 @@ async function main(): Promise<void> {
   if (ONLY.has('W4')) writeSeededFile(insFile, SIZES.insertFile, 'insert');
   await run('sync', []);
   log(`generated data in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  const bigSha = needBig ? await sha256File(bigFile) : '';
+  let bigSha = needBig ? await sha256File(bigFile) : '';
   const smallDigest = needSmall ? await treeDigest(smallDir) : '';
 
   // A TLS identity for the plain-TLS baseline: the same ECDSA P-256 kind leafsync uses.
@@ -382,10 +382,21 @@ async function main(): Promise<void> {
     verify: (dest, what) => expectSameFile(join(dest, 'big.bin'), bigSha, what),
     discard: (dest) => rmSync(dest, { recursive: true, force: true }),
   };
+  const failed: string[] = [];
+  /** Runs one workload; a failure is reported and the bench goes on with the next one. */
+  const step = async (id: string, body: () => Promise<void>): Promise<void> => {
+    try {
+      await body();
+    } catch (err) {
+      failed.push(`${id}: ${(err as Error).message}`);
+      log(`${id} FAILED: ${(err as Error).stack ?? String(err)}`);
+    }
+    writeReport(false);
+  };
   let w1LeafsyncMBps = NaN;
   let w1RelayMBps = NaN;
 
-  if (ONLY.has('W1')) {
+  if (ONLY.has('W1')) await step('W1', async () => {
     log(`W1: cold copy of one ${bytesHuman(SIZES.big)} file`);
     const w: WorkloadResult = { id: 'W1', title: `cold copy of one ${SIZES.big / MiB} MiB file`, dataBytes: SIZES.big, tools: [], notes: [] };
     const ls = tool('leafsync', 'leafsync (1350-byte datagrams, default)');
@@ -433,32 +444,11 @@ async function main(): Promise<void> {
       measured: `client ${r0.clientPeakRssMiB?.toFixed(0)} MiB, server ${r0.serverPeakRssMiB?.toFixed(0)} MiB`,
     });
     targets.push({ target: 'W1 CPU seconds per GiB (report)', met: undefined, measured: `client ${r0.cpuSPerGiB?.client.toFixed(2)}, server ${r0.cpuSPerGiB?.server.toFixed(2)}` });
-  }
+  });
 
-  if (ONLY.has('W6')) {
-    log('W6: W1 through the relay dropping 2% of datagrams (each direction, seeded)');
-    const w: WorkloadResult = { id: 'W6', title: `W1 with 2% of datagrams dropped`, dataBytes: SIZES.big, tools: [], notes: [] };
-    const ls = tool('leafsync', 'leafsync via relay, 2% drop');
-    for (let k = 0; k < RUNS; k++) {
-      log(`W6 run ${k + 1}/${RUNS}`);
-      const r = await leafsyncCold(bigSpec, k, { relay: { drop: 0.02, seed: 1000 + k } });
-      ls.samples.push(r.sample);
-      bigSpec.discard(r.dest);
-      log(`  ${(r.sample.wallMs / 1000).toFixed(2)} s, dropped ${r.relay!.toServer.dropped + r.relay!.toClient.dropped} of ${r.relay!.toServer.datagrams + r.relay!.toClient.datagrams} datagrams`);
-    }
-    w.tools.push(ls);
-    const mbps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
-    w.notes.push(
-      Number.isFinite(w1LeafsyncMBps)
-        ? `Every run completed and the copy was identical (SHA-256 checked). Throughput ${mbps.toFixed(0)} MB/s = ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct (${w1LeafsyncMBps.toFixed(0)} MB/s) and ${(mbps / w1RelayMBps).toFixed(2)}× W1 through the same relay with no drop (${w1RelayMBps.toFixed(0)} MB/s). The relay runs in the bench process and costs CPU on this 2-core machine, so the second ratio isolates the loss.`
-        : `Every run completed and the copy was identical (SHA-256 checked); ${mbps.toFixed(0)} MB/s. W1 was not run, so there is no ratio.`,
-    );
-    record(w);
-    targets.push({ target: 'W6 completes, identical, ≥ 0.5× the same run’s W1 throughput', met: Number.isFinite(w1LeafsyncMBps) ? mbps / w1LeafsyncMBps >= 0.5 : undefined, measured: `${mbps.toFixed(0)} MB/s: ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct, ${(mbps / w1RelayMBps).toFixed(2)}× W1 via clean relay` });
-  }
 
   let w2Last: { leafsync?: { dest: string; serverHome: string; clientHome: string }; rsync?: string } = {};
-  if (ONLY.has('W2') || ONLY.has('W5')) {
+  if (ONLY.has('W2') || ONLY.has('W5')) await step('W2', async () => {
     const smallSpec: ColdSpec = {
       src: smallDir,
       warm: allFiles(smallDir),
@@ -495,9 +485,9 @@ async function main(): Promise<void> {
       const r0 = rows(w)[0]!;
       targets.push({ target: 'W2 ≤ 5 s for 10,000 small files', met: quick ? undefined : r0.wallMedianS <= 5, measured: `${r0.wallMedianS.toFixed(2)} s (rsync ${rows(w)[1]!.wallMedianS.toFixed(2)} s)` });
     }
-  }
+  });
 
-  if (ONLY.has('W5')) {
+  if (ONLY.has('W5')) await step('W5', async () => {
     log('W5: sync again over W2’s tree with nothing changed');
     const w: WorkloadResult = { id: 'W5', title: `sync again, nothing changed, over W2’s ${small.files} files`, tools: [], notes: [] };
     const ls = tool('leafsync', 'leafsync');
@@ -539,12 +529,12 @@ async function main(): Promise<void> {
     const rc = rows(w)[2]!;
     targets.push({ target: 'W5 (running connect, next pass) ≤ 0.3 s and ≤ 2 KiB on the wire', met: rc.wallMedianS <= 0.3 && (rc.wireBytes ?? Infinity) <= 2048, measured: `${rc.wallMedianS.toFixed(2)} s, ${rc.wireBytes} B` });
     targets.push({ target: 'W5 ≤ 0.3 s and ≤ 2 KiB on the wire', met: r0.wallMedianS <= 0.3 && (r0.wireBytes ?? Infinity) <= 2048, measured: `${r0.wallMedianS.toFixed(2)} s, ${r0.wireBytes} B (rsync ${rows(w)[1]!.wallMedianS.toFixed(2)} s, ${rows(w)[1]!.wireBytes} B)` });
-  }
+  });
   function smallDirFiles(): string[] {
     return allFiles(smallDir);
   }
 
-  if (ONLY.has('W3')) {
+  if (ONLY.has('W3')) await step('W3', async () => {
     const offset = Math.floor(SIZES.big / 2 / MiB) * MiB;
     log(`W3: overwrite 1 MiB at ${offset / MiB} MiB (chunk-aligned) of the ${SIZES.big / MiB} MiB file, sync again`);
     const w: WorkloadResult = { id: 'W3', title: `overwrite 1 MiB (chunk-aligned) in the middle of the ${SIZES.big / MiB} MiB file, sync again`, tools: [], notes: [] };
@@ -591,9 +581,9 @@ async function main(): Promise<void> {
     targets.push({ target: 'W3 ≤ 2 s and ≤ 1.2 MiB on the wire', met: quick ? undefined : r0.wallMedianS <= 2 && (r0.wireBytes ?? Infinity) <= 1.2 * MiB, measured: `${r0.wallMedianS.toFixed(2)} s, ${bytesHuman(r0.wireBytes)} (rsync ${rows(w)[1]!.wallMedianS.toFixed(2)} s, ${bytesHuman(rows(w)[1]!.wireBytes)})` });
     rmSync(lsDest, { recursive: true, force: true });
     rmSync(rsDest, { recursive: true, force: true });
-  }
+  });
 
-  if (ONLY.has('W4')) {
+  if (ONLY.has('W4')) await step('W4', async () => {
     log(`W4: insert 100 bytes near the start of a ${SIZES.insertFile / MiB} MiB file, sync again`);
     const w: WorkloadResult = { id: 'W4', title: `insert 100 bytes near the start of a ${SIZES.insertFile / MiB} MiB file, sync again`, tools: [], notes: [] };
     const ls = tool('leafsync', 'leafsync (fixed 1 MiB chunks)');
@@ -634,46 +624,77 @@ async function main(): Promise<void> {
       `Each run inserts 100 new seeded bytes at offset 4096 (the file is rewritten beside the folder and renamed in). Fixed 1 MiB chunks: every chunk after the insertion point shifts, so leafsync re-sends almost the whole file (${bytesHuman(ls.relayWire?.bytes)} on the wire for a ${SIZES.insertFile / MiB} MiB file); rsync's rolling checksum finds the shifted blocks and sends about 100 bytes plus its block checksums. Reported as measured; not a target.`,
     );
     record(w);
-  }
+  });
+
+  if (ONLY.has('W6')) await step('W6', async () => {
+    log('W6: W1 through the relay dropping 2% of datagrams (each direction, seeded)');
+    bigSha = await sha256File(bigFile); // W3 edited it in place meanwhile
+    const w: WorkloadResult = { id: 'W6', title: `W1 with 2% of datagrams dropped`, dataBytes: SIZES.big, tools: [], notes: [] };
+    const ls = tool('leafsync', 'leafsync via relay, 2% drop');
+    for (let k = 0; k < RUNS; k++) {
+      log(`W6 run ${k + 1}/${RUNS}`);
+      const r = await leafsyncCold(bigSpec, k, { relay: { drop: 0.02, seed: 1000 + k } });
+      ls.samples.push(r.sample);
+      bigSpec.discard(r.dest);
+      log(`  ${(r.sample.wallMs / 1000).toFixed(2)} s, dropped ${r.relay!.toServer.dropped + r.relay!.toClient.dropped} of ${r.relay!.toServer.datagrams + r.relay!.toClient.datagrams} datagrams`);
+    }
+    w.tools.push(ls);
+    const mbps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
+    w.notes.push(
+      Number.isFinite(w1LeafsyncMBps)
+        ? `Every run completed and the copy was identical (SHA-256 checked). Throughput ${mbps.toFixed(0)} MB/s = ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct (${w1LeafsyncMBps.toFixed(0)} MB/s) and ${(mbps / w1RelayMBps).toFixed(2)}× W1 through the same relay with no drop (${w1RelayMBps.toFixed(0)} MB/s). The relay runs in the bench process and costs CPU on this 2-core machine, so the second ratio isolates the loss.`
+        : `Every run completed and the copy was identical (SHA-256 checked); ${mbps.toFixed(0)} MB/s. W1 was not run, so there is no ratio.`,
+    );
+    record(w);
+    targets.push({ target: 'W6 completes, identical, ≥ 0.5× the same run’s W1 throughput', met: Number.isFinite(w1LeafsyncMBps) ? mbps / w1LeafsyncMBps >= 0.5 : undefined, measured: `${mbps.toFixed(0)} MB/s: ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct, ${(mbps / w1RelayMBps).toFixed(2)}× W1 via clean relay` });
+  });
+
+  writeReport(true);
+  if (failed.length > 0) process.exitCode = 1;
 
   // ---------------------------------------------------------------- report
-  const loadEnd = os.loadavg();
-  const machine = {
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    memGiB: +(os.totalmem() / GiB).toFixed(1),
-    kernel: os.release(),
-    node: process.version,
-    rsync: rsyncVersion,
-    loadAvgStart: loadStart.map((x) => +x.toFixed(2)),
-    loadAvgEnd: loadEnd.map((x) => +x.toFixed(2)),
-  };
-  const md = [
-    `# leafsync bench — ${new Date().toISOString()}${quick ? ' (--quick: small sizes, not the targets)' : ''}`,
-    '',
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}, ${machine.rsync}. Load average (1/5/15 min) at start ${machine.loadAvgStart.join(' / ')}, at end ${machine.loadAvgEnd.join(' / ')}. Loopback (127.0.0.1). Runs per tool: ${RUNS}, tools alternated. Page cache: ${argv['drop-caches'] ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run' : 'warm: the source (and, for W3/W4, the tool\'s own copy) read through just before every run'}. Total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
-    '',
-    markdownTable(results),
-    '',
-    '## Notes',
-    '',
-    ...results.flatMap((w) => w.notes.map((n) => `- **${w.id}** ${n}`)),
-    '',
-    '## Targets (issue 6)',
-    '',
-    '| target | measured | met |',
-    '| --- | --- | --- |',
-    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met === undefined ? (quick ? 'n/a (--quick)' : 'report') : t.met ? 'yes' : '**no**'} |`),
-    '',
-  ].join('\n');
-  mkdirSync(RESULTS, { recursive: true });
-  const json = { when: new Date().toISOString(), quick, runs: RUNS, sizes: SIZES, machine, dropCaches: argv['drop-caches'], workloads: results, rows: results.flatMap(rows), targets };
-  for (const name of [`bench-${STAMP}`, 'latest']) {
-    writeFileSync(join(RESULTS, `${name}.md`), md);
-    writeFileSync(join(RESULTS, `${name}.json`), JSON.stringify(json, null, 2));
+  function writeReport(final: boolean): void {
+    const loadEnd = os.loadavg();
+    const machine = {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memGiB: +(os.totalmem() / GiB).toFixed(1),
+      kernel: os.release(),
+      node: process.version,
+      rsync: rsyncVersion,
+      loadAvgStart: loadStart.map((x) => +x.toFixed(2)),
+      loadAvgEnd: loadEnd.map((x) => +x.toFixed(2)),
+    };
+    const md = [
+      `# leafsync bench — ${new Date().toISOString()}${quick ? ' (--quick: small sizes, not the targets)' : ''}${final ? '' : ' (partial: still running)'}`,
+      '',
+      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}, ${machine.rsync}. Load average (1/5/15 min) at start ${machine.loadAvgStart.join(' / ')}, at end ${machine.loadAvgEnd.join(' / ')}. Loopback (127.0.0.1). Runs per tool: ${RUNS}, tools alternated. Page cache: ${argv['drop-caches'] ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run' : 'warm: the source (and, for W3/W4, the tool\'s own copy) read through just before every run'}. Total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+      '',
+      markdownTable(results),
+      '',
+      '## Notes',
+      '',
+      ...results.flatMap((w) => w.notes.map((n) => `- **${w.id}** ${n}`)),
+      '',
+      '## Targets (issue 6)',
+      '',
+      '| target | measured | met |',
+      '| --- | --- | --- |',
+      ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met === undefined ? (quick ? 'n/a (--quick)' : 'report') : t.met ? 'yes' : '**no**'} |`),
+      '',
+      ...(failed.length > 0 ? ['## Failed', '', ...failed.map((f) => `- ${f}`), ''] : []),
+    ].join('\n');
+    mkdirSync(RESULTS, { recursive: true });
+    const json = { when: new Date().toISOString(), quick, runs: RUNS, sizes: SIZES, machine, dropCaches: argv['drop-caches'], workloads: results, rows: results.flatMap(rows), targets, failed, final };
+    for (const name of [`bench-${STAMP}`, 'latest']) {
+      writeFileSync(join(RESULTS, `${name}.md`), md);
+      writeFileSync(join(RESULTS, `${name}.json`), JSON.stringify(json, null, 2));
+    }
+    if (final) {
+      console.log(md);
+      log(`wrote ${join(RESULTS, `bench-${STAMP}.md`)} and .json${PROFILE_DIR ? `; CPU profiles in ${PROFILE_DIR}` : ''}`);
+    }
   }
-  console.log(md);
-  log(`wrote ${join(RESULTS, `bench-${STAMP}.md`)} and .json${PROFILE_DIR ? `; CPU profiles in ${PROFILE_DIR}` : ''}`);
 }
 
 /** Writes `bytes` at `offset` in place and fsyncs (the file's mtime moves, its size does not). */
