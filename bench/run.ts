@@ -8,7 +8,7 @@
  * See bench/README.md for what each column means and what is and is not cached.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fsyncSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fsyncSync, mkdtempSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -19,6 +19,7 @@ import { Measured, run } from './lib/proc.js';
 import { UdpRelay } from '../apps/sidecar/src/test-support/udp-relay.js';
 import { markdownTable, median, rows, bytesHuman, type Sample, type ToolResult, type WorkloadResult } from './lib/report.js';
 import { RsyncDaemon, ensureRsync, rsyncPull } from './lib/rsync.js';
+import { SyncthingPair, ensureSyncthing } from './lib/syncthing.js';
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -105,7 +106,7 @@ function listFiles(root: string, skip = (_rel: string) => false): string[] {
   return out.sort();
 }
 
-const internal = (rel: string): boolean => rel.startsWith('.leafsync_tmp') || rel.startsWith('.leafsync_trash');
+const internal = (rel: string): boolean => rel.startsWith('.leafsync_tmp') || rel.startsWith('.leafsync_trash') || rel === '.stfolder';
 
 /** SHA-256 over the sorted (path, content hash) list of a tree: equal trees, equal digests. */
 async function treeDigest(root: string): Promise<string> {
@@ -336,6 +337,52 @@ function relayWire(stats: ReturnType<UdpRelay['stats']>, wallMs: number): NonNul
   };
 }
 
+// ---------------------------------------------------------------- Syncthing (--with-syncthing)
+
+let syncthing: SyncthingPair | undefined;
+let syncthingVersion = '';
+
+/** A cold copy: a new folder on both instances (the sender scans it afresh), timed until complete. */
+async function syncthingCold(pair: SyncthingPair, src: string, bytes: number, spec: ColdSpec, k: number): Promise<{ sample: Sample; dest: string; folder: string }> {
+  const dest = fresh('syncthing-dest');
+  await prepareCache(spec.warm);
+  const cpu0 = [pair.sender.cpu(), pair.receiver.cpu()] as const;
+  const wire0 = await pair.wireBytes();
+  const t0 = performance.now();
+  const folder = await pair.addFolder(src, dest);
+  await pair.syncNow(folder, bytes);
+  const wallMs = performance.now() - t0;
+  const sample: Sample = {
+    run: k,
+    wallMs,
+    wireBytes: (await pair.wireBytes()) - wire0,
+    clientRssKiB: pair.receiver.peakRssKiB(),
+    serverRssKiB: pair.sender.peakRssKiB(),
+    clientCpuS: pair.receiver.cpu() - cpu0[1],
+    serverCpuS: pair.sender.cpu() - cpu0[0],
+  };
+  await spec.verify(dest, `syncthing run ${k}`);
+  return { sample, dest, folder };
+}
+
+/** Sync again: rescan on the sender, timed until the receiver is complete. */
+async function syncthingAgain(pair: SyncthingPair, folder: string, bytes: number, k: number): Promise<Sample> {
+  const cpu0 = [pair.sender.cpu(), pair.receiver.cpu()] as const;
+  const wire0 = await pair.wireBytes();
+  const t0 = performance.now();
+  await pair.syncNow(folder, bytes);
+  const wallMs = performance.now() - t0;
+  return {
+    run: k,
+    wallMs,
+    wireBytes: (await pair.wireBytes()) - wire0,
+    clientRssKiB: pair.receiver.peakRssKiB(),
+    serverRssKiB: pair.sender.peakRssKiB(),
+    clientCpuS: pair.receiver.cpu() - cpu0[1],
+    serverCpuS: pair.sender.cpu() - cpu0[0],
+  };
+}
+
 // ---------------------------------------------------------------- workloads
 
 const results: WorkloadResult[] = [];
@@ -349,7 +396,6 @@ function record(w: WorkloadResult): void {
 async function main(): Promise<void> {
   const started = Date.now();
   log(`work dir ${WORK}; runs ${RUNS}; sizes ${JSON.stringify(SIZES)}; cache ${argv['drop-caches'] ? 'dropped before each run' : 'warm (source read through before each run)'}`);
-  if (argv['with-syncthing']) log('--with-syncthing: not implemented in this version; skipping Syncthing (see bench/README.md)');
   const rsyncVersion = await ensureRsync(log);
   const loadStart = os.loadavg();
 
@@ -375,6 +421,21 @@ async function main(): Promise<void> {
   // A TLS identity for the plain-TLS baseline: the same ECDSA P-256 kind leafsync uses.
   const tlsHome = fresh('tls-home');
   await run(process.execPath, [CLI, '--home', tlsHome, 'id']);
+
+  // Syncthing shares hard-linked copies of the data: it writes a .stfolder marker into every
+  // folder it shares, which must not show up in the other tools' copies.
+  const stDir = join(dataDir, 'syncthing');
+  const stBig = join(stDir, 'big');
+  const stSmall = join(stDir, 'small');
+  const stIns = join(stDir, 'insert');
+  if (argv['with-syncthing']) {
+    syncthingVersion = await ensureSyncthing(log);
+    mkdirSync(stDir, { recursive: true });
+    for (const [from, to] of [[bigDir, stBig], [smallDir, stSmall], [insDir, stIns]] as const) if (existsSync(from)) await run('cp', ['-al', from, to]);
+    syncthing = await SyncthingPair.start(join(WORK, 'syncthing'), 'quic', timeFile);
+    log(`started ${syncthingVersion}: two instances over QUIC on 127.0.0.1, discovery/relays/NAT off`);
+  }
+  const stLabel = 'Syncthing over QUIC (from the rescan until the sender sees the receiver complete)';
 
   const bigSpec: ColdSpec = {
     src: bigDir,
@@ -404,7 +465,8 @@ async function main(): Promise<void> {
     const rs = tool('rsync', 'rsync daemon');
     const rsF = tool('rsync-fsync', 'rsync daemon --fsync (extra row: leafsync fsyncs, rsync by default does not)');
     const tls = tool('tls', 'plain TLS 1.3 over TCP in Node (baseline, no fsync)');
-    const order = [ls, rs, ls8k, tls, rsF];
+    const stq = tool('syncthing', stLabel);
+    const order = syncthing ? [ls, rs, stq, ls8k, tls, rsF] : [ls, rs, ls8k, tls, rsF];
     for (let k = 0; k < RUNS; k++) {
       for (const tr of rotate(order, k)) {
         log(`W1 run ${k + 1}/${RUNS}: ${tr.tool}`);
@@ -416,6 +478,11 @@ async function main(): Promise<void> {
           const r = await rsyncCold(bigSpec, k, tr === rsF ? ['--fsync'] : []);
           tr.samples.push(r.sample);
           bigSpec.discard(r.dest);
+        } else if (tr === stq) {
+          const r = await syncthingCold(syncthing!, stBig, SIZES.big, bigSpec, k);
+          stq.samples.push(r.sample);
+          await syncthing!.removeFolder(r.folder);
+          bigSpec.discard(r.dest);
         } else {
           tr.samples.push(await tlsBaseline(bigFile, k, join(tlsHome, 'identity.key.pem'), join(tlsHome, 'identity.cert.pem'), bigSha));
         }
@@ -426,7 +493,7 @@ async function main(): Promise<void> {
     const wire = await leafsyncCold(bigSpec, RUNS, { relay: { drop: 0, seed: 1 } });
     bigSpec.discard(wire.dest);
     ls.relayWire = relayWire(wire.relay!, wire.sample.wallMs);
-    w.tools.push(ls, ls8k, rs, rsF, tls);
+    w.tools.push(ls, ls8k, rs, rsF, tls, ...(syncthing ? [stq] : []));
     w1LeafsyncMBps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
     w1RelayMBps = SIZES.big / 1e6 / (wire.sample.wallMs / 1000);
     const tlsMBps = SIZES.big / 1e6 / (median(tls.samples.map((s) => s.wallMs)) / 1000);
@@ -447,7 +514,7 @@ async function main(): Promise<void> {
   });
 
 
-  let w2Last: { leafsync?: { dest: string; serverHome: string; clientHome: string }; rsync?: string } = {};
+  let w2Last: { leafsync?: { dest: string; serverHome: string; clientHome: string }; rsync?: string; syncthing?: { folder: string; dest: string } } = {};
   if (ONLY.has('W2') || ONLY.has('W5')) await step('W2', async () => {
     const smallSpec: ColdSpec = {
       src: smallDir,
@@ -460,10 +527,16 @@ async function main(): Promise<void> {
     const w: WorkloadResult = { id: 'W2', title: `cold copy of ${small.files} files of 1–64 KiB in nested folders`, dataBytes: small.bytes, tools: [], notes: [] };
     const ls = tool('leafsync', 'leafsync');
     const rs = tool('rsync', 'rsync daemon');
+    const stq = tool('syncthing', stLabel);
     for (let k = 0; k < n; k++) {
-      for (const tr of rotate([ls, rs], k)) {
+      for (const tr of rotate(syncthing ? [ls, rs, stq] : [ls, rs], k)) {
         log(`W2 run ${k + 1}/${n}: ${tr.tool}`);
-        if (tr === ls) {
+        if (tr === stq) {
+          if (w2Last.syncthing) await syncthing!.removeFolder(w2Last.syncthing.folder);
+          const r = await syncthingCold(syncthing!, stSmall, small.bytes, smallSpec, k);
+          stq.samples.push(r.sample);
+          w2Last.syncthing = { folder: r.folder, dest: r.dest };
+        } else if (tr === ls) {
           const r = await leafsyncCold(smallSpec, k);
           ls.samples.push(r.sample);
           w2Last.leafsync = { dest: r.dest, serverHome: r.serverHome, clientHome: r.clientHome };
@@ -479,7 +552,7 @@ async function main(): Promise<void> {
       log('W2: one more leafsync run through a clean relay to count UDP bytes');
       const wire = await leafsyncCold(smallSpec, n, { relay: { drop: 0, seed: 2 } });
       ls.relayWire = relayWire(wire.relay!, wire.sample.wallMs);
-      w.tools.push(ls, rs);
+      w.tools.push(ls, rs, ...(syncthing ? [stq] : []));
       w.notes.push(`Cold, as W1. leafsync wire bytes from one extra run through a clean relay (${(wire.sample.wallMs / 1000).toFixed(2)} s).`);
       record(w);
       const r0 = rows(w)[0]!;
@@ -493,12 +566,16 @@ async function main(): Promise<void> {
     const ls = tool('leafsync', 'leafsync');
     const rs = tool('rsync', 'rsync daemon');
     const lsc = tool('leafsync-continuous', 'leafsync, next pass of a running `connect` (extra row)');
+    const stq = tool('syncthing', stLabel);
     const series = await LeafsyncSeries.start(smallDir, w2Last.leafsync!.dest, w2Last.leafsync!.serverHome, w2Last.leafsync!.clientHome);
     try {
       for (let k = 0; k < RUNS; k++) {
-        for (const tr of rotate([ls, rs], k)) {
+        for (const tr of rotate(syncthing && w2Last.syncthing ? [ls, rs, stq] : [ls, rs], k)) {
           log(`W5 run ${k + 1}/${RUNS}: ${tr.tool}`);
-          if (tr === ls) {
+          if (tr === stq) {
+            await prepareCache(smallDirFiles());
+            stq.samples.push(await syncthingAgain(syncthing!, w2Last.syncthing!.folder, small.bytes, k));
+          } else if (tr === ls) {
             await prepareCache(smallDirFiles());
             ls.samples.push((await series.timed(k)).sample);
           } else {
@@ -520,7 +597,7 @@ async function main(): Promise<void> {
     } finally {
       await series.stop();
     }
-    w.tools.push(ls, rs, lsc);
+    w.tools.push(ls, rs, lsc, ...(stq.samples.length ? [stq] : []));
     w.notes.push(
       `The continuous row: one \`connect --interval ${CONTINUOUS_INTERVAL_S}\` process through a clean relay; its first pass is discarded, each later pass is one sample: wall = the pass's own elapsedMs, wire = relay bytes between the previous pass line and this one (so it includes any keep-alive in the ${CONTINUOUS_INTERVAL_S} s pause). Here the client sends the folder root it last synced to, so an unchanged folder costs one round trip instead of the whole listing.`,
     );
@@ -540,20 +617,26 @@ async function main(): Promise<void> {
     const w: WorkloadResult = { id: 'W3', title: `overwrite 1 MiB (chunk-aligned) in the middle of the ${SIZES.big / MiB} MiB file, sync again`, tools: [], notes: [] };
     const ls = tool('leafsync', 'leafsync');
     const rs = tool('rsync', 'rsync daemon (delta algorithm)');
+    const stq = tool('syncthing', stLabel);
     const lsDest = fresh('w3-leafsync-dest');
     const rsDest = fresh('w3-rsync-dest');
+    const stDest = fresh('w3-syncthing-dest');
     copyFileSync(bigFile, join(lsDest, 'big.bin'));
     copyFileSync(bigFile, join(rsDest, 'big.bin'));
+    if (syncthing) copyFileSync(bigFile, join(stDest, 'big.bin'));
     await run('sync', []);
+    // Untimed: both instances index the folder and agree before the first edit.
+    const stFolder = syncthing ? await syncthing.addFolder(stBig, stDest) : undefined;
+    if (stFolder) await syncthing!.syncNow(stFolder, SIZES.big);
     const series = await LeafsyncSeries.start(bigDir, lsDest, fresh('w3-serve-home'), fresh('w3-connect-home'));
     try {
       // Prime rsync the same way (untimed): its destination matches the source before the first edit.
       await rsyncAgain(bigDir, rsDest, -1);
       for (let k = 0; k <= RUNS; k++) {
         const wireRun = k === RUNS;
-        overwrite(bigFile, offset, new SeededStream(`w3-${k}`).next(MiB));
+        overwrite(bigFile, offset, new SeededStream(`w3-${k}`).next(MiB)); // Syncthing's copy is a hard link: edited too
         const want = await sha256File(bigFile);
-        for (const tr of wireRun ? [ls] : rotate([ls, rs], k)) {
+        for (const tr of wireRun ? [ls] : rotate(stFolder ? [ls, rs, stq] : [ls, rs], k)) {
           log(`W3 run ${k + 1}/${RUNS}${wireRun ? ' (leafsync through the clean relay, for wire bytes)' : `: ${tr.tool}`}`);
           if (tr === ls) {
             await prepareCache([bigFile, join(lsDest, 'big.bin')]);
@@ -561,6 +644,10 @@ async function main(): Promise<void> {
             if (wireRun) ls.relayWire = relayWire(r.relay!, r.sample.wallMs);
             else ls.samples.push(r.sample);
             await expectSameFile(join(lsDest, 'big.bin'), want, `W3 leafsync run ${k}`);
+          } else if (tr === stq) {
+            await prepareCache([bigFile, join(stDest, 'big.bin')]);
+            stq.samples.push(await syncthingAgain(syncthing!, stFolder!, SIZES.big, k));
+            await expectSameFile(join(stDest, 'big.bin'), want, `W3 syncthing run ${k}`);
           } else {
             await prepareCache([bigFile, join(rsDest, 'big.bin')]);
             rs.samples.push(await rsyncAgain(bigDir, rsDest, k));
@@ -572,15 +659,15 @@ async function main(): Promise<void> {
     } finally {
       await series.stop();
     }
-    w.tools.push(ls, rs);
+    if (stFolder) await syncthing!.removeFolder(stFolder);
+    w.tools.push(ls, rs, ...(stFolder ? [stq] : []));
     w.notes.push(
       'Each run writes a different seeded 1 MiB at the same chunk-aligned offset (once, then both tools sync it). leafsync: one server up for the series (index warm before the first edit), so the server re-hashes the edited file inside the timed window, as it must; the client\'s index of its copy is warm. Source and both copies are read through the page cache before each run. The wire run is one more edit synced by leafsync only, through a clean relay.',
     );
     record(w);
     const r0 = rows(w)[0]!;
     targets.push({ target: 'W3 ≤ 2 s and ≤ 1.2 MiB on the wire', met: quick ? undefined : r0.wallMedianS <= 2 && (r0.wireBytes ?? Infinity) <= 1.2 * MiB, measured: `${r0.wallMedianS.toFixed(2)} s, ${bytesHuman(r0.wireBytes)} (rsync ${rows(w)[1]!.wallMedianS.toFixed(2)} s, ${bytesHuman(rows(w)[1]!.wireBytes)})` });
-    rmSync(lsDest, { recursive: true, force: true });
-    rmSync(rsDest, { recursive: true, force: true });
+    for (const d of [lsDest, rsDest, stDest]) rmSync(d, { recursive: true, force: true });
   });
 
   if (ONLY.has('W4')) await step('W4', async () => {
@@ -588,19 +675,30 @@ async function main(): Promise<void> {
     const w: WorkloadResult = { id: 'W4', title: `insert 100 bytes near the start of a ${SIZES.insertFile / MiB} MiB file, sync again`, tools: [], notes: [] };
     const ls = tool('leafsync', 'leafsync (fixed 1 MiB chunks)');
     const rs = tool('rsync', 'rsync daemon (delta algorithm)');
+    const stq = tool('syncthing', stLabel);
     const lsDest = fresh('w4-leafsync-dest');
     const rsDest = fresh('w4-rsync-dest');
+    const stDest = fresh('w4-syncthing-dest');
     copyFileSync(insFile, join(lsDest, 'insert.bin'));
     copyFileSync(insFile, join(rsDest, 'insert.bin'));
+    if (syncthing) copyFileSync(insFile, join(stDest, 'insert.bin'));
     await run('sync', []);
+    const stFolder = syncthing ? await syncthing.addFolder(stIns, stDest) : undefined;
+    if (stFolder) await syncthing!.syncNow(stFolder, SIZES.insertFile);
     const series = await LeafsyncSeries.start(insDir, lsDest, fresh('w4-serve-home'), fresh('w4-connect-home'));
     try {
       await rsyncAgain(insDir, rsDest, -1);
       for (let k = 0; k <= RUNS; k++) {
         const wireRun = k === RUNS;
         insertBytes(insFile, 4096, new SeededStream(`w4-${k}`).next(100));
+        if (stFolder) {
+          // The new version was renamed in: hard-link it into Syncthing's folder too.
+          rmSync(join(stIns, 'insert.bin'));
+          linkSync(insFile, join(stIns, 'insert.bin'));
+        }
         const want = await sha256File(insFile);
-        for (const tr of wireRun ? [ls] : rotate([ls, rs], k)) {
+        const size = statSync(insFile).size;
+        for (const tr of wireRun ? [ls] : rotate(stFolder ? [ls, rs, stq] : [ls, rs], k)) {
           log(`W4 run ${k + 1}/${RUNS}${wireRun ? ' (leafsync through the clean relay, for wire bytes)' : `: ${tr.tool}`}`);
           if (tr === ls) {
             await prepareCache([insFile, join(lsDest, 'insert.bin')]);
@@ -608,6 +706,10 @@ async function main(): Promise<void> {
             if (wireRun) ls.relayWire = relayWire(r.relay!, r.sample.wallMs);
             else ls.samples.push(r.sample);
             await expectSameFile(join(lsDest, 'insert.bin'), want, `W4 leafsync run ${k}`);
+          } else if (tr === stq) {
+            await prepareCache([insFile, join(stDest, 'insert.bin')]);
+            stq.samples.push(await syncthingAgain(syncthing!, stFolder!, size, k));
+            await expectSameFile(join(stDest, 'insert.bin'), want, `W4 syncthing run ${k}`);
           } else {
             await prepareCache([insFile, join(rsDest, 'insert.bin')]);
             rs.samples.push(await rsyncAgain(insDir, rsDest, k));
@@ -619,7 +721,8 @@ async function main(): Promise<void> {
     } finally {
       await series.stop();
     }
-    w.tools.push(ls, rs);
+    if (stFolder) await syncthing!.removeFolder(stFolder);
+    w.tools.push(ls, rs, ...(stFolder ? [stq] : []));
     w.notes.push(
       `Each run inserts 100 new seeded bytes at offset 4096 (the file is rewritten beside the folder and renamed in). Fixed 1 MiB chunks: every chunk after the insertion point shifts, so leafsync re-sends almost the whole file (${bytesHuman(ls.relayWire?.bytes)} on the wire for a ${SIZES.insertFile / MiB} MiB file); rsync's rolling checksum finds the shifted blocks and sends about 100 bytes plus its block checksums. Reported as measured; not a target.`,
     );
@@ -649,6 +752,7 @@ async function main(): Promise<void> {
     targets.push({ target: 'W6 completes, identical, ≥ 0.5× the same run’s W1 throughput', met: Number.isFinite(w1LeafsyncMBps) ? mbps / w1LeafsyncMBps >= 0.5 : undefined, measured: `${mbps.toFixed(0)} MB/s: ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct, ${(mbps / w1RelayMBps).toFixed(2)}× W1 via clean relay` });
   });
 
+  await syncthing?.stop();
   writeReport(true);
   if (failed.length > 0) process.exitCode = 1;
 
@@ -662,13 +766,14 @@ async function main(): Promise<void> {
       kernel: os.release(),
       node: process.version,
       rsync: rsyncVersion,
+      ...(syncthingVersion && { syncthing: syncthingVersion }),
       loadAvgStart: loadStart.map((x) => +x.toFixed(2)),
       loadAvgEnd: loadEnd.map((x) => +x.toFixed(2)),
     };
     const md = [
       `# leafsync bench — ${new Date().toISOString()}${quick ? ' (--quick: small sizes, not the targets)' : ''}${final ? '' : ' (partial: still running)'}`,
       '',
-      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}, ${machine.rsync}. Load average (1/5/15 min) at start ${machine.loadAvgStart.join(' / ')}, at end ${machine.loadAvgEnd.join(' / ')}. Loopback (127.0.0.1). Runs per tool: ${RUNS}, tools alternated. Page cache: ${argv['drop-caches'] ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run' : 'warm: the source (and, for W3/W4, the tool\'s own copy) read through just before every run'}. Total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}, ${machine.rsync}${syncthingVersion ? `, ${syncthingVersion}` : ''}. Load average (1/5/15 min) at start ${machine.loadAvgStart.join(' / ')}, at end ${machine.loadAvgEnd.join(' / ')}. Loopback (127.0.0.1). Runs per tool: ${RUNS}, tools alternated. Page cache: ${argv['drop-caches'] ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run' : 'warm: the source (and, for W3/W4, the tool\'s own copy) read through just before every run'}. Total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
       '',
       markdownTable(results),
       '',
@@ -728,6 +833,7 @@ function insertBytes(path: string, at: number, bytes: Buffer): void {
 try {
   await main();
 } finally {
+  await syncthing?.stop();
   if (!argv.keep && argv.workdir === undefined) {
     log(`removing ${WORK}`);
     rmSync(WORK, { recursive: true, force: true });
