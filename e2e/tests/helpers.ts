@@ -64,11 +64,22 @@ export function watchForErrors(page: Page): { errors: string[] } {
   return { errors };
 }
 
-/** Starts a Serve session from the Serve card on a free port and returns the port it got. */
-export async function startServe(page: Page, folder: string): Promise<{ port: number; panel: Locator }> {
+/**
+ * Starts a Serve session from the Serve card on a free port and returns the port it got;
+ * `allowPush` ticks "Accept pushes" and "Authorise the first client".
+ */
+export async function startServe(page: Page, folder: string, opts: { allowPush?: boolean } = {}): Promise<{ port: number; panel: Locator }> {
   const card = page.locator('[data-card="serve"]');
   await card.getByLabel('Folder', { exact: true }).fill(folder);
   await card.getByLabel('UDP port').fill('0');
+  const push = card.getByLabel('Accept pushes');
+  const first = card.getByLabel('Authorise the first client');
+  if (opts.allowPush) {
+    await push.check();
+    await first.check();
+  } else {
+    await push.uncheck();
+  }
   await card.getByRole('button', { name: 'Start serving' }).click();
   const panel = card.locator('section[data-session-id]', { hasText: folder }).first();
   await panel.locator('[data-state="listening"]').first().waitFor();

@@ -25,14 +25,26 @@ test('on a narrow window (400 px) the cards stack and nothing scrolls sideways',
   await expect(browse).toBeFocused();
 });
 
-test('Watch shows its options but cannot start yet, and says so', async ({ page }) => {
+test('Watch shows its options and can start; Serve offers pushes with the first-client option under it', async ({ page }) => {
   await page.goto('/');
   const card = page.locator('[data-card="watch"]');
-  await expect(card.getByText('Two-way Watch is coming soon')).toBeVisible();
-  await expect(card.getByRole('button', { name: 'Start watch' })).toBeDisabled();
-  for (const label of ['Peer IP:port', 'Accept first', 'Pinned fingerprint (optional)', 'Mirror deletes', 'Streams', 'Rate limit (Mbit/s)', 'Folder', 'Single file (optional)']) {
+  await expect(card.getByText(/coming soon/i)).toHaveCount(0);
+  await expect(card.getByRole('button', { name: 'Start watch' })).toBeEnabled();
+  for (const label of ['Peer IP:port', 'Accept first', 'Pinned fingerprint (optional)', 'Mirror deletes', 'Streams', 'Rate limit (Mbit/s)', 'Folder', 'Single file (optional)', 'Pull interval (s)', 'Debounce (ms)']) {
     await expect(card.getByLabel(label, { exact: true })).toBeVisible();
   }
+  await expect(card.getByLabel('Pull interval (s)')).toHaveValue('10');
+  await expect(card.getByLabel('Debounce (ms)')).toHaveValue('500');
+  // A mistake is said in words before anything is sent.
+  await card.getByLabel('Peer IP:port').fill('127.0.0.1:1');
+  await card.getByRole('button', { name: 'Start watch' }).click();
+  await expect(card.getByRole('alert')).toContainText('choose a folder');
+
+  const serve = page.locator('[data-card="serve"]');
+  const first = serve.getByLabel('Authorise the first client');
+  await expect(first).toBeDisabled();
+  await serve.getByLabel('Accept pushes').check();
+  await expect(first).toBeEnabled();
 });
 
 test('every form control has an accessible name', async ({ page }) => {

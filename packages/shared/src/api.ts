@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PassSummary } from './index.js';
+import type { ConflictCopy, PassSummary, WatchCycleSummary } from './index.js';
 
 /**
  * The dashboard API's contract: inputs as zod schemas (validated by the sidecar, reused by the
@@ -16,15 +16,22 @@ const fingerprint = z
   .transform((v) => v.replace(/:/g, '').toLowerCase())
   .refine((v) => /^[0-9a-f]{64}$/.test(v), 'a fingerprint is 64 hex characters (as `leafsync id` prints it)');
 
-export const serveInput = z.object({
-  folder: folderPath,
-  file: relFile,
-  port: port.default(4455),
-  bind: z.string().trim().min(1).default('0.0.0.0'),
-});
+export const serveInput = z
+  .object({
+    folder: folderPath,
+    file: relFile,
+    port: port.default(4455),
+    bind: z.string().trim().min(1).default('0.0.0.0'),
+    /** Accept pushes (from watch sessions) by clients authorised in trust.json. */
+    allowPush: z.boolean().default(false),
+    /** With allowPush and no authorised client yet, authorise the first client that pushes. */
+    acceptFirstClient: z.boolean().default(false),
+  })
+  .refine((v) => v.allowPush || !v.acceptFirstClient, { path: ['acceptFirstClient'], message: 'authorising the first client needs allowPush' });
 export type ServeInput = z.input<typeof serveInput>;
 
-export const connectInput = z.object({
+/** What connect and watch share: which server, how to trust it, the local folder, transfer limits. */
+const peerInput = z.object({
   /** HOST:PORT of the server, e.g. 192.168.1.20:4455 or [::1]:4455. */
   address: z.string().trim().min(1, 'enter the server as HOST:PORT'),
   folder: folderPath,
@@ -35,11 +42,23 @@ export const connectInput = z.object({
   streams: z.number().int().min(1).max(64).default(8),
   /** Megabits per second across all streams; absent = unlimited. */
   rateMbps: z.number().positive().optional(),
+});
+
+export const connectInput = peerInput.extend({
   intervalSeconds: z.number().min(0).max(86_400).default(2),
   /** Stop after one pass (the session then ends in state 'stopped' or 'error'). */
   once: z.boolean().default(false),
 });
 export type ConnectInput = z.input<typeof connectInput>;
+
+/** Two-way sync with a server that accepts our pushes (serve with allowPush). */
+export const watchInput = peerInput.extend({
+  /** Pull the server's changes at least this often. */
+  pullIntervalSeconds: z.number().positive().max(86_400).default(10),
+  /** Quiet time after the last local change before a cycle pushes it. */
+  debounceMs: z.number().int().min(0).max(600_000).default(500),
+});
+export type WatchInput = z.input<typeof watchInput>;
 
 export const sessionIdInput = z.object({ id: z.string().min(1) });
 export const listDirInput = z.object({ path: z.string().optional() });
@@ -48,7 +67,10 @@ export const removeServerInput = z.object({ address: z.string().min(1) });
 export const removeClientInput = z.object({ fingerprint });
 
 export type SessionKind = 'serve' | 'connect' | 'watch';
-/** serve: starting → listening; connect: starting → connecting → scanning ⇄ transferring → idle (repeat) */
+/**
+ * serve: starting → listening; connect: starting → connecting → scanning ⇄ transferring → idle
+ * (repeat); watch: like connect, idle between cycles (a cycle that only pushes may stay idle).
+ */
 export type SessionState = 'starting' | 'listening' | 'connecting' | 'scanning' | 'transferring' | 'idle' | 'error' | 'stopped';
 
 export interface FileProgress {
@@ -75,14 +97,25 @@ export interface SessionInfo {
   state: SessionState;
   folder: string;
   file?: string;
-  /** serve: the address it listens on; connect: the server's HOST:PORT. */
+  /** serve: the address it listens on; connect and watch: the server's HOST:PORT. */
   address: string;
-  /** serve: this peer's fingerprint; connect: the server's, once known. */
+  /** serve: this peer's fingerprint; connect and watch: the server's, once known. */
   fingerprint?: string;
   /** Plain-words reason when state is 'error' (wrong fingerprint, unreachable, permission denied…). */
   error?: string;
+  /** serve: accepts pushes from authorised clients (absent = read-only). */
+  allowPush?: boolean;
   progress?: SessionProgress;
+  /** connect: the last completed pass. */
   lastPass?: PassSummary;
+  /**
+   * watch: the last two-way cycle that did something (pulled, pushed, kept a conflict, trashed or
+   * failed), or the first one after connecting. A cycle with nothing to do (such as the echo of
+   * our own writes) does not replace it; every cycle is still sent as a 'cycle' event.
+   */
+  lastCycle?: WatchCycleSummary;
+  /** watch: files changed on both sides, both versions kept; newest first, the last 50. */
+  conflicts?: ConflictCopy[];
   startedAt: string;
 }
 
@@ -90,6 +123,7 @@ export type SessionEvent =
   | { type: 'session'; session: SessionInfo }
   | { type: 'progress'; sessionId: string; progress: SessionProgress }
   | { type: 'pass'; sessionId: string; pass: PassSummary }
+  | { type: 'cycle'; sessionId: string; cycle: WatchCycleSummary }
   | { type: 'notice'; sessionId: string; message: string }
   | { type: 'removed'; sessionId: string };
 

@@ -26,6 +26,36 @@ export interface PassSummary {
   filesTrashed: number;
   /** With mirror: why local-only files were not moved this pass (the server's folder looked empty). */
   mirrorHalted?: string;
+  /** UDP payload bytes sent and received during the pass (QUIC's own count, headers and retransmissions included). */
+  wireBytes?: number;
+}
+
+/** A file changed on both sides: the remote version took `path`, the local one was kept as `copy` (and pushed). */
+export interface ConflictCopy {
+  path: string;
+  copy: string;
+}
+
+/** One two-way cycle of `watch`: what was pulled, pushed, kept as conflicts and trashed. */
+export interface WatchCycleSummary {
+  /** What started the cycle: connecting, a (debounced) local change, or the pull interval. */
+  trigger: 'start' | 'local' | 'interval';
+  /** Regular files here after the cycle. */
+  files: number;
+  filesPulled: number;
+  chunksFetched: number;
+  bytesFetched: number;
+  filesPushed: number;
+  chunksPushed: number;
+  bytesPushed: number;
+  conflicts: ConflictCopy[];
+  /** With mirror: files the other side deleted, moved to .leafsync_trash here. */
+  filesTrashed: number;
+  /** With mirror: files deleted here, moved to the server's .leafsync_trash. */
+  remoteTrashed: number;
+  /** Files that could not be synced this cycle; both copies were left as they were. */
+  failures: FileFailure[];
+  elapsedMs: number;
 }
 
 export interface ListeningEvent {

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import type { SessionEvent } from '@leafsync/shared';
+import type { SessionEvent, WatchCycleSummary } from '@leafsync/shared';
 import { startUi, type RunningUi } from '../cli/ui-command.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { SessionManager } from '../sessions/session-manager.js';
-import { tempDirs } from '../test-support/trees.js';
+import { hashTree, seededBytes, tempDirs, writeTree } from '../test-support/trees.js';
 import { createLeafsyncClient, type LeafsyncClient } from './client.js';
 import { createApiHandler } from './http-handler.js';
 
@@ -66,6 +66,11 @@ describe('input validation', () => {
       ['startConnect streams', () => client.sessions.startConnect.mutate({ address: '127.0.0.1:4455', folder: dirs.user, streams: 0 }), /^streams: /],
       ['startConnect rate', () => client.sessions.startConnect.mutate({ address: '127.0.0.1:4455', folder: dirs.user, rateMbps: -1 }), /^rateMbps: /],
       ['startConnect two fields', () => client.sessions.startConnect.mutate({ address: '', folder: '' }), /^address: .*; folder: /],
+      ['startServe acceptFirstClient without allowPush', () => client.sessions.startServe.mutate({ folder: dirs.user, acceptFirstClient: true }), /^acceptFirstClient: authorising the first client needs allowPush/],
+      ['watch address shape', () => client.sessions.watch.mutate({ address: 'no-port', folder: dirs.user }), /^address: .*HOST:PORT/],
+      ['watch pull interval', () => client.sessions.watch.mutate({ address: '127.0.0.1:4455', folder: dirs.user, pullIntervalSeconds: 0 }), /^pullIntervalSeconds: /],
+      ['watch debounce', () => client.sessions.watch.mutate({ address: '127.0.0.1:4455', folder: dirs.user, debounceMs: 1.5 }), /^debounceMs: /],
+      ['watch file', () => client.sessions.watch.mutate({ address: '127.0.0.1:4455', folder: dirs.user, file: '/abs' }), /^file: /],
       ['stop', () => client.sessions.stop.mutate({ id: '' }), /^id: /],
       ['remove', () => client.sessions.remove.mutate({ id: 42 as unknown as string }), /^id: /],
       ['fs.list', () => client.fs.list.query({ path: 7 as unknown as string }), /^path: /],
@@ -270,10 +275,69 @@ describe('sessions.events', () => {
   });
 });
 
+describe('watch sessions', () => {
+  test('a watch through the API pushes a new file to a serve that accepts pushes, and a conflict shows in its last cycle', async (t) => {
+    const { ui, client } = await startSidecar(t);
+    const [served, mine, scratch] = await tempDirs(t, 'served', 'mine', 'scratch');
+    await writeTree(served, { 'notes.txt': 'first version\n' });
+    const serve = await client.sessions.startServe.mutate({ folder: served, port: 0, bind: '127.0.0.1', allowPush: true, acceptFirstClient: true });
+    assert.equal(serve.state, 'listening');
+    assert.equal(serve.allowPush, true);
+    // Each wait resumes from the event log as it was before the action, so a fast cycle is never missed.
+    const mark = () => ui.sessions.log.idOf(ui.sessions.log.headSeq);
+    let started = mark();
+    // A long pull interval: every cycle after the first is started by a local change.
+    const watch = await client.sessions.watch.mutate({ address: serve.address, folder: mine, acceptFirst: true, pullIntervalSeconds: 120, debounceMs: 100 });
+    assert.equal(watch.kind, 'watch');
+    const cycleWhere = (from: string, pred: (c: WatchCycleSummary) => boolean) =>
+      collect(client, { lastEventId: from, sessionId: watch.id }, (ev) => ev.some((e) => e.event.type === 'cycle' && pred(e.event.cycle))).then(
+        (ev) => ev.flatMap((e) => (e.event.type === 'cycle' && pred(e.event.cycle) ? [e.event.cycle] : []))[0]!,
+      );
+
+    const first = await cycleWhere(started, (c) => c.trigger === 'start');
+    assert.equal(first.filesPulled, 1);
+
+    // A file created on the watch side arrives on the served side, byte for byte.
+    started = mark();
+    // Written elsewhere and moved in, so no cycle can catch it half-written and push it in two goes.
+    await writeFile(join(scratch, 'new.bin'), seededBytes('new', 2 * 1024 * 1024 + 7));
+    await mkdir(join(mine, 'docs'));
+    await rename(join(scratch, 'new.bin'), join(mine, 'docs/new.bin'));
+    const push = await cycleWhere(started, (c) => c.filesPushed > 0);
+    assert.equal(push.filesPushed, 1);
+    assert.equal(push.bytesPushed, 2 * 1024 * 1024 + 7);
+    assert.equal((await hashTree(served)).get('docs/new.bin'), (await hashTree(mine)).get('docs/new.bin'));
+
+    // Both sides edit notes.txt: the server's version takes the name, ours is kept beside it (and pushed).
+    started = mark();
+    await writeFile(join(served, 'notes.txt'), 'edited on the server\n');
+    await writeFile(join(mine, 'notes.txt'), 'edited here\n');
+    const cycle = await cycleWhere(started, (c) => c.conflicts.length > 0);
+    assert.equal(cycle.conflicts.length, 1);
+    const { path, copy } = cycle.conflicts[0]!;
+    assert.equal(path, 'notes.txt');
+    assert.notEqual(copy, path);
+    const { readFile } = await import('node:fs/promises');
+    assert.equal(await readFile(join(mine, 'notes.txt'), 'utf8'), 'edited on the server\n');
+    assert.equal(await readFile(join(mine, copy), 'utf8'), 'edited here\n');
+    assert.equal(await readFile(join(served, copy), 'utf8'), 'edited here\n');
+    assert.deepEqual(await hashTree(served), await hashTree(mine));
+    // The session carries that cycle and its conflicts; the empty cycle that the watcher's echo of
+    // our own rename starts does not replace them.
+    await new Promise((r) => setTimeout(r, 600));
+    const info = (await client.sessions.list.query()).find((s) => s.id === watch.id)!;
+    assert.deepEqual(info.lastCycle?.conflicts, [{ path, copy }]);
+    assert.deepEqual(info.conflicts, [{ path, copy }]);
+
+    await client.sessions.stop.mutate({ id: watch.id });
+    const stopped = (await client.sessions.list.query()).find((s) => s.id === watch.id)!;
+    assert.equal(stopped.state, 'stopped');
+  });
+});
+
 describe('fs and identity', () => {
   test('fs.list defaults to the home folder, lists folders first and flags hidden and internal names', async (t) => {
     const { client, dirs } = await startSidecar(t);
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(join(dirs.user, 'b-folder'));
     await mkdir(join(dirs.user, '.leafsync_trash'));
     await writeFile(join(dirs.user, 'a.txt'), 'hello');

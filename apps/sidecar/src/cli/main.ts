@@ -4,11 +4,8 @@ import { TrustStore, normaliseFingerprint } from '../transport/trust-store.js';
 import { formatHostPort, parseHostPort, parsePort } from '../transport/address.js';
 import { resolveHome } from '../sessions/home.js';
 import { fileOption } from '../sessions/local-paths.js';
-import { startServe } from '../sessions/serve-session.js';
-import { runConnect } from '../sessions/connect-session.js';
-import { startUi } from './ui-command.js';
 import { CliError, createOutput } from './output.js';
-import { describePass } from './describe-pass.js';
+import { describeCycle, describePass } from './describe-pass.js';
 import { PassProgress } from './pass-progress.js';
 
 /** commander calls these for option values; throwing InvalidArgumentError makes it print one clear line. */
@@ -47,6 +44,20 @@ const secondsOption = asArgument((v: string) => {
   return n;
 });
 
+const positiveSecondsOption = asArgument((v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error('expected a positive number of seconds');
+  return n;
+});
+
+const msOption = asArgument((v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new Error('expected a whole number of milliseconds from 0 to 600000');
+  return n;
+});
+
+// Each command imports its engine only when it runs: `leafsync id` or `trust list` should not
+// pay for loading QUIC, SQLite and the API server.
 function buildProgram(): Command {
   const program = new Command('leafsync')
     .description('peer-to-peer folder sync over QUIC')
@@ -59,16 +70,19 @@ function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('share a folder (or one file in it) read-only on one UDP port')
+    .description('share a folder (or one file in it) on one UDP port: read-only unless --allow-push')
     .argument('<folder>', 'folder to share')
     .option('--port <port>', 'UDP port (0 picks a free one)', asArgument(parsePort), 4455)
     .option('--bind <address>', 'address to listen on', '0.0.0.0')
     .option('--file <path>', 'share only this file (relative to the folder)', asArgument(fileOption))
     .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350; larger only on paths that carry it, e.g. 8192 on a LAN with jumbo frames or loopback)', datagramOption)
+    .option('--allow-push', 'accept pushes (from `leafsync watch`) by clients authorised with `trust add-client`')
+    .option('--accept-first-client', 'with --allow-push and no authorised client yet, authorise the first one that pushes')
     .option('--json', 'print machine-readable lines')
-    .action(async (folder: string, o: { port: number; bind: string; file?: string; datagramSize?: number; json?: boolean }) => {
+    .action(async (folder: string, o: ServeFlags) => {
+      if (o.acceptFirstClient && !o.allowPush) throw new CliError('--accept-first-client needs --allow-push', 2);
       const out = createOutput(!!o.json);
-      const identity = await loadOrCreateIdentity(home());
+      const [identity, { startServe }] = await Promise.all([loadOrCreateIdentity(home()), import('../sessions/serve-session.js')]);
       const running = await startServe({
         folder,
         bind: o.bind,
@@ -77,12 +91,14 @@ function buildProgram(): Command {
         home: home(),
         ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
         ...(o.file !== undefined && { file: o.file }),
+        ...(o.allowPush && { allowPush: true }),
+        ...(o.acceptFirstClient && { acceptFirstClient: true }),
         log: out.notice,
       });
       const address = formatHostPort(running.address);
       out.result(
         { event: 'listening', host: running.address.host, port: running.address.port, fingerprint: running.fingerprint, folder: running.folder, ...(o.file !== undefined && { file: o.file }) },
-        `serving ${o.file ? `${o.file} in ` : ''}${running.folder} on ${address} (UDP)\nfingerprint ${running.fingerprint}`,
+        `serving ${o.file ? `${o.file} in ` : ''}${running.folder} on ${address} (UDP, ${o.allowPush ? 'authorised clients may push' : 'read-only'})\nfingerprint ${running.fingerprint}`,
       );
       await untilSignal();
       await running.close();
@@ -107,7 +123,7 @@ function buildProgram(): Command {
     .action(async (target, folder: string, o: ConnectFlags) => {
       const out = createOutput(!!o.json);
       const h = home();
-      const [identity, trust] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h)]);
+      const [identity, trust, { runConnect }] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h), import('../sessions/connect-session.js')]);
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       const progress = new PassProgress((bytes) => out.result({ event: 'progress', bytesFetched: bytes }, `${(bytes / 1048576).toFixed(1)} MiB fetched`), out.json);
@@ -150,6 +166,62 @@ function buildProgram(): Command {
       if (o.once && last?.mirrorHalted !== undefined) throw new CliError(last.mirrorHalted);
     });
 
+  program
+    .command('watch')
+    .description('two-way sync: push local changes to a server started with --allow-push, pull its changes')
+    .argument('<host:port>', 'the server, e.g. 192.168.1.20:4455', asArgument(parseHostPort))
+    .argument('<folder>', 'local folder (created if its parent exists)')
+    .option('--accept-first', 'trust the server on first use and pin its fingerprint')
+    .option('--fingerprint <hex>', "the server's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
+    .option('--file <path>', 'watch and sync only this file (relative to the folder)', asArgument(fileOption))
+    .option('--mirror', 'propagate deletes both ways, each into that side\'s .leafsync_trash (never deleted)')
+    .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
+    .option('--rate-mbps <n>', 'limit the transfer rate, in megabits per second, each way', rateOption)
+    .option('--pull-interval <seconds>', 'pull remote changes at least this often', positiveSecondsOption, 10)
+    .option('--debounce-ms <ms>', 'quiet time after the last local change before pushing', msOption, 500)
+    .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350)', datagramOption)
+    .option('--json', 'print one JSON line per cycle')
+    .addOption(new Option('--timeout <seconds>', 'give up connecting after this long').argParser(secondsOption).default(10).hideHelp())
+    .action(async (target, folder: string, o: WatchFlags) => {
+      const out = createOutput(!!o.json);
+      const h = home();
+      const [identity, trust, { runWatch }] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h), import('../sessions/watch-session.js')]);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      await runWatch(
+        {
+          target,
+          folder,
+          home: h,
+          trust,
+          identity,
+          policy: { ...(o.acceptFirst && { acceptFirst: true }), ...(o.fingerprint !== undefined && { fingerprint: o.fingerprint }) },
+          streams: o.streams,
+          pullIntervalMs: o.pullInterval * 1000,
+          debounceMs: o.debounceMs,
+          ...(o.mirror && { mirror: true }),
+          ...(o.rateMbps !== undefined && { rateMbps: o.rateMbps }),
+          ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
+          handshakeTimeoutMs: o.timeout * 1000,
+          ...(o.file !== undefined && { file: o.file }),
+        },
+        {
+          signal: stop.signal,
+          onConnected: (c) => {
+            if (c.newlyPinned) out.notice(`pinned ${c.address} with fingerprint ${c.fingerprint}`);
+            out.notice(`watching ${folder}; this client's fingerprint is ${identity.fingerprint}`);
+          },
+          onCycle: (r) => {
+            const line = describeCycle(r);
+            if (out.json || line !== undefined) out.result({ event: 'cycle', ...r }, line ?? '');
+          },
+          onNotice: out.notice,
+        },
+      );
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    });
+
   const trust = program.command('trust').description('pinned servers and authorised clients');
   trust
     .command('list')
@@ -185,6 +257,24 @@ function buildProgram(): Command {
       process.stdout.write(`removed ${address}\n`);
     });
 
+  trust
+    .command('add-client')
+    .description('authorise a client to push to this peer when it serves with --allow-push')
+    .argument('<fingerprint>', "the client's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
+    .action(async (fingerprint: string) => {
+      const store = await TrustStore.load(home());
+      await store.addClient(fingerprint);
+      process.stdout.write(`authorised client ${fingerprint}\n`);
+    });
+  trust
+    .command('remove-client')
+    .argument('<fingerprint>', "the client's fingerprint", asArgument(normaliseFingerprint))
+    .action(async (fingerprint: string) => {
+      const store = await TrustStore.load(home());
+      if (!(await store.removeClient(fingerprint))) throw new CliError(`client ${fingerprint} is not authorised (see \`leafsync trust list\`)`);
+      process.stdout.write(`removed client ${fingerprint}\n`);
+    });
+
   program
     .command('id')
     .description("print this peer's fingerprint")
@@ -199,12 +289,37 @@ function buildProgram(): Command {
     .option('--port <port>', 'HTTP port', asArgument(parsePort), 8080)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .action(async (o: { port: number; host: string }) => {
+      const { startUi } = await import('./ui-command.js');
       const running = await startUi({ host: o.host, port: o.port, home: home() });
       await untilSignal();
       await running.close();
     });
 
   return program;
+}
+
+interface ServeFlags {
+  port: number;
+  bind: string;
+  file?: string;
+  datagramSize?: number;
+  allowPush?: boolean;
+  acceptFirstClient?: boolean;
+  json?: boolean;
+}
+
+interface WatchFlags {
+  acceptFirst?: boolean;
+  fingerprint?: string;
+  file?: string;
+  mirror?: boolean;
+  streams: number;
+  rateMbps?: number;
+  pullInterval: number;
+  debounceMs: number;
+  datagramSize?: number;
+  json?: boolean;
+  timeout: number;
 }
 
 interface ConnectFlags {

@@ -40,7 +40,7 @@ export class NotFoundError extends EngineError {
 export class NotRegularFileError extends EngineError {
   readonly code = 'NOT_REGULAR_FILE';
 
-  constructor(path: string, actual: string) {
+  constructor(path: string, readonly actual: string) {
     super(path, `Not a regular file (${actual}): ${path}`);
   }
 }
@@ -147,5 +147,17 @@ export class TrashError extends EngineError {
 
   constructor(path: string, detail: string) {
     super(path, `Could not move ${path} to the trash (it was left in place): ${detail}`);
+  }
+}
+
+/**
+ * The file at the destination changed after this pass looked at it (someone is editing it). It
+ * was not replaced; the next pass sees the new version and decides again.
+ */
+export class LocalChangedError extends EngineError {
+  readonly code = 'LOCAL_CHANGED';
+
+  constructor(path: string) {
+    super(path, `${path} changed here while it was being synced; it was left as it is and will be looked at again next pass`);
   }
 }

@@ -9,6 +9,7 @@ import { BitmapFile, bitmapPathFor } from './bitmap-file.js';
 import { StagingFile, stagingPathFor } from './staging-file.js';
 import { EngineError, MerkleMismatchError } from './errors.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { assertDestUnchanged, type DestBefore } from './dest-guard.js';
 
 /** A chunk whose bytes do not hash to what the server announced, twice in a row. */
 export class ChunkHashMismatchError extends EngineError {
@@ -31,6 +32,8 @@ export interface TransferContext {
   limiter?: RateLimiter;
   signal?: AbortSignal;
   onChunk(bytes: number): void;
+  /** Called once the file is known to need fetching, before its first request. */
+  onTransferStart?(file: FileSummary): void;
   /** Folders whose entries were renamed; the caller fsyncs each once when the pass ends. */
   touchedDirs: Set<string>;
 }
@@ -47,6 +50,11 @@ export interface TransferStats {
   chunksResumed: number;
 }
 
+export interface TransferResult extends TransferStats {
+  /** The chunk hashes of the file now in place (its root is the announced one). */
+  hashes: readonly Uint8Array[];
+}
+
 /**
  * Brings one file to the remote version `file` through a staging file: resume what an
  * interrupted transfer left, reuse local chunks, fetch the rest over parallel requests, verify
@@ -57,13 +65,28 @@ export interface TransferStats {
  * chunk: its single chunk is then checked against the file root itself, which saves a round trip
  * per small file. Such files keep no bitmap either: there is nothing to resume in one chunk.
  */
-export async function transferFile(ctx: TransferContext, file: FileSummary, dest: string, remoteHashes: readonly Uint8Array[] | undefined, local: LocalVersion | undefined): Promise<TransferStats> {
+export async function transferFile(
+  ctx: TransferContext,
+  file: FileSummary,
+  dest: string,
+  destBefore: DestBefore,
+  remoteHashes: readonly Uint8Array[] | undefined,
+  local: LocalVersion | undefined,
+): Promise<TransferResult> {
   const stats: TransferStats = { chunksFetched: 0, bytesFetched: 0, chunksResumed: 0 };
   const count = chunkCount(file.size);
   if (remoteHashes === undefined && count > 1) throw new RangeError(`chunk hashes are needed for ${file.path} (${count} chunks)`);
+  // The file's chunk hashes once it is done: the announced ones, or for a single chunk the hash
+  // of the bytes that matched the root (empty for an empty file).
+  let hashes: readonly Uint8Array[] = remoteHashes ?? [];
   const chunkIsGood = remoteHashes
     ? (i: number, data: Uint8Array) => bytesEqual(hashChunk(data), remoteHashes[i]!)
-    : (_i: number, data: Uint8Array) => bytesEqual(merkleRoot([hashChunk(data)]), file.root);
+    : (_i: number, data: Uint8Array) => {
+        const h = hashChunk(data);
+        if (!bytesEqual(merkleRoot([h]), file.root)) return false;
+        hashes = [h];
+        return true;
+      };
   const { staging, record } = remoteHashes && count > 1
     ? await prepareStaging(ctx.localRoot, file, remoteHashes, local, stats)
     : { staging: await StagingFile.open(ctx.localRoot, file.path, { size: file.size }), record: undefined };
@@ -74,10 +97,13 @@ export async function transferFile(ctx: TransferContext, file: FileSummary, dest
       if (bad.length > 0 && attempt > 0) throw new ChunkHashMismatchError(file.path, bad);
       wanted = bad;
     }
-    await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, { syncDir: false });
+    await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, {
+      syncDir: false,
+      beforeReplace: () => assertDestUnchanged(file.path, dest, destBefore),
+    });
     ctx.touchedDirs.add(dirname(dest));
     await record?.remove();
-    return stats;
+    return { ...stats, hashes };
   } catch (err) {
     if (err instanceof MerkleMismatchError || !record) {
       // Every chunk was verified, so a mismatch means the disk changed under us: trust none of it.
@@ -155,9 +181,12 @@ async function fetchInto(
   stats: TransferStats,
 ): Promise<number[]> {
   const bad: number[] = [];
+  // A file of one chunk is one small request, already bounded by the files in flight; holding it
+  // to the chunk-request budget too would leave a folder of small files latency-bound.
+  const schedule = <T>(task: () => Promise<T>): Promise<T> => (record ? ctx.requests(task) : task());
   await Promise.all(
     batches(wanted, ctx.streams).map((batch) =>
-      ctx.requests(async () => {
+      schedule(async () => {
         ctx.signal?.throwIfAborted();
         await ctx.remote.fetchChunks(file.path, batch, async (index, data) => {
           ctx.signal?.throwIfAborted();

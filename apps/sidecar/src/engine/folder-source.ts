@@ -87,6 +87,8 @@ export class LocalFolderSource implements RemoteFolder {
   /** NFC wire path → on-disk spelling, for names stored decomposed (NFD) on disk. */
   private diskPaths = new Map<RelPath, string>();
   private warnings: ScanWarning[] = [];
+  /** Files this process wrote and verified since the last summary, for the index. */
+  private remembered: IndexRecord[] = [];
   /** Directories proven inside the root since the last summary (each summary starts afresh). */
   private paths: InsideRoot;
 
@@ -148,13 +150,15 @@ export class LocalFolderSource implements RemoteFolder {
     for (const path of this.cache.keys()) if (!present.has(path)) this.cache.delete(path);
     if (this.index !== undefined) {
       // One transaction for the whole pass: a first scan of 10k files is one commit, not 10k.
-      if (fresh.length > 0) this.index.putMany(fresh);
+      const records = [...this.remembered.filter((r) => present.has(r.path)), ...fresh];
+      this.remembered = [];
+      if (records.length > 0) this.index.putMany(records);
       // A single-file session saw one file; the rest of the folder's index is still valid.
       if (this.indexed !== undefined) {
         const gone: RelPath[] = [];
         for (const path of this.indexed) if (!present.has(path)) gone.push(path);
         for (const path of gone) this.indexed.delete(path);
-        for (const r of fresh) this.indexed.add(r.path);
+        for (const r of records) this.indexed.add(r.path);
         if (gone.length > 0) this.index.deleteMany(gone);
       }
     }
@@ -184,6 +188,38 @@ export class LocalFolderSource implements RemoteFolder {
       this.indexed?.add(rel);
     }
     return read.entry.hashes;
+  }
+
+  /**
+   * Records the hashes of a file this process just wrote and verified at `abs`, so the next
+   * summary does not read it back. Only if it still has the size and mtime it was written with:
+   * anything else means someone changed it since, and a scan must hash it.
+   */
+  async remember(path: RelPath, abs: string, written: Pick<FileSummary, 'size' | 'mtimeMs'>, hashes: readonly Uint8Array[]): Promise<void> {
+    const st = await lstat(abs).catch(() => undefined);
+    if (st === undefined || !st.isFile() || st.size !== written.size || Math.floor(st.mtimeMs) !== written.mtimeMs) return;
+    const entry: Hashed = { ...statKey(st), hashes: [...hashes], root: merkleRoot(hashes) };
+    this.cache.set(path, entry);
+    if (this.index !== undefined) this.remembered.push({ path, mode: st.mode & 0o777, ...entry });
+  }
+
+  /**
+   * One path as it is now, without scanning the folder: where it lives (proven inside the root,
+   * not internal, not ignored) and, if a regular file is there, its summary. What a push checks
+   * before it may replace or delete a file.
+   */
+  async locate(path: RelPath): Promise<{ rel: RelPath; abs: string; entry: FileSummary | undefined }> {
+    const { rel, abs } = await this.resolve(path);
+    let hashes: Uint8Array[];
+    try {
+      hashes = await this.chunkHashes(rel);
+    } catch (err) {
+      if (err instanceof NotFoundError) return { rel, abs, entry: undefined };
+      throw err;
+    }
+    const st = await lstatFile(rel, abs);
+    const entry: FileSummary = { path: rel, type: 'file', size: st.size, mtimeMs: Math.floor(st.mtimeMs), mode: st.mode & 0o777, root: merkleRoot(hashes) };
+    return { rel, abs, entry };
   }
 
   /**

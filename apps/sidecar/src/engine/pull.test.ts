@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LocalFolderSource } from './folder-source.js';
 import { pullPass } from './pull.js';
-import { CHUNK_SIZE, hashChunk } from './chunking.js';
+import { CHUNK_SIZE, hashChunk, hashStats } from './chunking.js';
 import { merkleRoot, folderRoot } from './merkle.js';
 import type { FileSummary, RemoteFolder } from './types.js';
 import { definePullScenarios } from '../test-support/pull-scenarios.js';
@@ -83,4 +83,20 @@ test('a summary that lies about a file root is caught before anything is replace
   assert.equal(result.failures.length, 1);
   assert.equal(await readFile(join(dest, 'f.txt'), 'utf8'), 'old');
   assert.deepEqual(await readdir(dirname(join(dest, 'f.txt'))).then((n) => n.filter((x) => !x.startsWith('.leafsync'))), ['f.txt']);
+});
+
+test('files a pass wrote are not read back to hash them: their verified hashes are remembered', async (t) => {
+  const served = await tempDir(t, 'served');
+  const dest = await tempDir(t, 'dest');
+  await mkdir(join(served, 'sub'));
+  await writeFile(join(served, 'sub/one-chunk.txt'), 'small\n');
+  await writeFile(join(served, 'three-chunks.bin'), seededBytes('r3', 2 * CHUNK_SIZE + 5));
+  const local = new LocalFolderSource(dest);
+  const first = await pullPass(new LocalFolderSource(served), dest, { local });
+  assert.equal(first.filesChanged, 2);
+  const hashedBefore = hashStats.filesHashed;
+  const after = await local.summary();
+  assert.equal(hashStats.filesHashed, hashedBefore, 'the scan after the pass hashed nothing');
+  const roots = (s: { entries: FileSummary[] }) => s.entries.filter((e) => e.type === 'file').map((e) => [e.path, Buffer.from(e.root).toString('hex')]);
+  assert.deepEqual(roots(after), roots(await new LocalFolderSource(served).summary()), 'and the remembered roots are the real ones');
 });

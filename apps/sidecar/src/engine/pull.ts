@@ -1,23 +1,24 @@
-import { chmod, mkdir, rmdir, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { fsyncDirectory } from '../fs/atomic-file.js';
 import type { FileFailure, PassSummary } from '@leafsync/shared';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
 import { chunkCount } from './chunking.js';
-import { bytesEqual, folderRoot, merkleRoot } from './merkle.js';
+import { bytesEqual, folderRoot } from './merkle.js';
 import { InsideRoot, validateRelPath } from './safe-path.js';
 import { isInternalPath } from './internal-names.js';
-import { STAGING_DIR, utimesSeconds } from './staging-file.js';
+import { removeStagingDirIfEmpty } from './staging-file.js';
 import { LocalFolderSource } from './folder-source.js';
-import { transferFile, type TransferContext } from './file-transfer.js';
+import type { TransferContext } from './file-transfer.js';
+import { TypeConflictError, syncFileFrom } from './sync-file.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { IGNORE_FILE, loadIgnoreRules } from './ignore-rules.js';
 import { planMirror } from './mirror-plan.js';
 import { moveToTrash, removeEmptyDirs, trashStamp } from './trash.js';
-import { EngineError, InternalPathError, NotFoundError } from './errors.js';
+import { InternalPathError, NotFoundError } from './errors.js';
 
 export { ChunkHashMismatchError } from './file-transfer.js';
+export { RemoteChangedError, TypeConflictError } from './sync-file.js';
 
 /** What a pass remembers for the next one, so an unchanged folder costs one round trip. */
 export interface PullState {
@@ -41,6 +42,12 @@ export interface PullOptions {
   limiter?: RateLimiter;
   /** Move local-only files to the trash so the folders end identical. */
   mirror?: boolean;
+  /**
+   * Pull only the files this accepts, given the remote version and the local one as this pass
+   * scanned it (two-way sync pulls just what it planned, and only if the local file is still
+   * the one it planned with).
+   */
+  select?: (remote: FileSummary, local: FileSummary | undefined) => boolean;
   /** Carried from pass to pass by the caller; updated in place. */
   state?: PullState;
   signal?: AbortSignal;
@@ -56,24 +63,12 @@ export type PullEvent =
   | { kind: 'file-done'; path: RelPath }
   | { kind: 'file-error'; path: RelPath; message: string };
 
-/** The server's file changed between its summary and its chunk hashes: try again next pass. */
-export class RemoteChangedError extends EngineError {
-  readonly code = 'REMOTE_CHANGED';
-  constructor(path: string) {
-    super(path, `${path} changed on the server during the pass; it will be fetched again`);
-  }
-}
-
-export class TypeConflictError extends EngineError {
-  readonly code = 'TYPE_CONFLICT';
-  constructor(path: string, remoteType: string, localType: string) {
-    super(path, `${path} is a ${remoteType} on the server but a ${localType} here; leaving the local ${localType} alone`);
-  }
-}
-
 const DEFAULT_STREAMS = 8;
-/** Enough files in flight to keep the streams busy when files are small. */
-const FILES_IN_FLIGHT = 16;
+/**
+ * Files in flight at once. Small files are latency-bound (a request, a staging file, an fsync
+ * and a rename each), so many overlap; at most this many one-chunk buffers (≤ 1 MiB) are held.
+ */
+const FILES_IN_FLIGHT = 64;
 
 /**
  * One pull pass: make `localRoot` hold what the remote folder holds, fetching only chunks that
@@ -109,17 +104,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   }
   const summary = quick.unchanged ? await remote.summary() : quick;
 
-  const entries: FileSummary[] = [];
-  for (const entry of summary.entries) {
-    try {
-      const path = validateRelPath(entry.path);
-      if (isInternalPath(path)) throw new InternalPathError(path);
-      if (opts.only !== undefined && path !== opts.only) continue;
-      entries.push({ ...entry, path });
-    } catch (err) {
-      fail(entry.path, err);
-    }
-  }
+  const entries = acceptedEntries(summary.entries, opts.only, fail);
   const files = entries.filter((e) => e.type === 'file');
   result.files = files.length;
   emit({ kind: 'summary', files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) });
@@ -146,6 +131,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     ...(opts.limiter && { limiter: opts.limiter }),
     ...(opts.signal && { signal: opts.signal }),
     onChunk: (bytes) => emit({ kind: 'chunk', path, bytes }),
+    onTransferStart: (file) => emit({ kind: 'file-start', path, size: file.size, chunks: chunkCount(file.size) }),
     touchedDirs,
   });
   const requests = pLimit(streams);
@@ -166,7 +152,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   if (opts.mirror && opts.only === undefined && !opts.signal?.aborted) await mirrorDeletes(entries, localBefore.entries);
   // One fsync per folder makes every rename of the pass durable before the pass reports success.
   for (const dir of touchedDirs) await fsyncDirectory(dir);
-  await removeIfEmpty(join(localRoot, STAGING_DIR));
+  await removeStagingDirIfEmpty(localRoot);
   opts.signal?.throwIfAborted();
 
   if (result.failures.length === 0 && result.mirrorHalted === undefined) {
@@ -202,21 +188,12 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   async function pullFile(file: FileSummary): Promise<boolean> {
     const dest = await paths.resolve(file.path);
     const existing = localEntries.get(file.path);
-    if (existing && existing.type !== 'file') throw new TypeConflictError(file.path, 'file', 'folder');
-    if (existing && existing.size === file.size && bytesEqual(existing.root, file.root)) {
-      await matchMetadata(dest, existing, file);
+    if (opts.select && !opts.select(file, existing)) return false;
+    const stats = await syncFileFrom(remote, local, ctx(file.path), file, dest, existing);
+    if (stats === undefined) {
       emit({ kind: 'file-unchanged', path: file.path, size: file.size });
       return false;
     }
-    // A file of one chunk is checked against its root directly: no chunk-hash round trip.
-    const count = chunkCount(file.size);
-    const remoteHashes = count > 1 ? await remote.chunkHashes(file.path) : undefined;
-    if (remoteHashes && (remoteHashes.length !== count || !bytesEqual(merkleRoot(remoteHashes), file.root))) {
-      throw new RemoteChangedError(file.path);
-    }
-    const localHashes = existing && remoteHashes ? await local.chunkHashes(file.path) : undefined;
-    emit({ kind: 'file-start', path: file.path, size: file.size, chunks: count });
-    const stats = await transferFile(ctx(file.path), file, dest, remoteHashes, localHashes && { abs: dest, hashes: localHashes });
     result.chunksFetched += stats.chunksFetched;
     result.bytesFetched += stats.bytesFetched;
     emit({ kind: 'file-done', path: file.path });
@@ -224,8 +201,27 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   }
 }
 
+/**
+ * The entries of a remote summary that may be synced here: paths normalised and proven safe,
+ * internal names refused (each refusal reported through `fail`), and with `only`, just that one.
+ */
+export function acceptedEntries(entries: readonly FileSummary[], only: RelPath | undefined, fail: (path: RelPath, err: unknown) => void): FileSummary[] {
+  const accepted: FileSummary[] = [];
+  for (const entry of entries) {
+    try {
+      const path = validateRelPath(entry.path);
+      if (isInternalPath(path)) throw new InternalPathError(path);
+      if (only !== undefined && path !== only) continue;
+      accepted.push({ ...entry, path });
+    } catch (err) {
+      fail(entry.path, err);
+    }
+  }
+  return accepted;
+}
+
 /** The local side as a summary; a single-file session whose file does not exist yet is an empty folder. */
-async function localSummary(local: LocalFolderSource): Promise<FolderSummary> {
+export async function localSummary(local: LocalFolderSource): Promise<FolderSummary> {
   try {
     return await local.summary();
   } catch (err) {
@@ -234,23 +230,11 @@ async function localSummary(local: LocalFolderSource): Promise<FolderSummary> {
   }
 }
 
-/** The staging folder is ours; leave no empty trace of it in the user's folder. */
-async function removeIfEmpty(dir: string): Promise<void> {
-  await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT' && err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-  });
-}
-
-async function matchMetadata(dest: string, existing: FileSummary, file: FileSummary): Promise<void> {
-  if (existing.mode !== file.mode && process.platform !== 'win32') await chmod(dest, file.mode);
-  if (existing.mtimeMs !== file.mtimeMs) await utimes(dest, utimesSeconds(file.mtimeMs), utimesSeconds(file.mtimeMs));
-}
-
 function clampStreams(streams: number | undefined): number {
   return Math.min(64, Math.max(1, Math.floor(streams ?? DEFAULT_STREAMS)));
 }
 
-function toFailure(path: RelPath, err: unknown): FileFailure {
+export function toFailure(path: RelPath, err: unknown): FileFailure {
   const e = err as { code?: unknown; message?: unknown };
   return {
     path,

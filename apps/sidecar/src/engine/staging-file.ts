@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { chmod, copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashOpenFile } from './chunking.js';
 import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError, SizeMismatchError } from './errors.js';
@@ -138,7 +138,11 @@ export class StagingFile {
    * from what was written, so a torn write or a bad seed cannot slip through. On a mismatch the
    * destination is untouched and this staging file stays open for more writes and another try.
    */
-  async finalize(destAbs: string, expect: { size: number; root: Uint8Array; mtimeMs: number; mode: number }, opts: { syncDir?: boolean } = {}): Promise<void> {
+  async finalize(
+    destAbs: string,
+    expect: { size: number; root: Uint8Array; mtimeMs: number; mode: number },
+    opts: { syncDir?: boolean; beforeReplace?: () => Promise<void> } = {},
+  ): Promise<void> {
     const fh = this.handle();
     if (this.mayRunLong) await fh.truncate(expect.size);
     const { size, hashes } = await hashOpenFile(fh);
@@ -152,6 +156,8 @@ export class StagingFile {
     await fh.utimes(mtime, mtime);
     // Data and metadata reach the disk before the rename makes them visible.
     await fh.sync();
+    // Last check before the rename, so the window for a concurrent edit to be lost is a syscall wide.
+    await opts.beforeReplace?.();
     await fh.close();
     this.fh = undefined;
     await rename(this.tempPath, destAbs).catch(async (err: unknown) => {
@@ -176,6 +182,17 @@ export class StagingFile {
     if (this.fh === undefined) throw new Error(`Staging file for ${this.rel} is already finalized or discarded`);
     return this.fh;
   }
+}
+
+/**
+ * The staging folder is ours; leave no empty trace of it in the user's folder. Call it only when
+ * no transfer into this root is running, or a transfer may lose the folder under its feet.
+ */
+export async function removeStagingDirIfEmpty(rootAbs: string): Promise<void> {
+  await rmdir(join(rootAbs, STAGING_DIR)).catch((err: unknown) => {
+    const code = errCode(err);
+    if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  });
 }
 
 /** Runs `create`, making the staging folder first if it is missing (it is removed when a pass leaves it empty). */

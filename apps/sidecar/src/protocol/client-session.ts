@@ -8,10 +8,12 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   chunk,
+  deleted,
   entriesBatch,
   expectMessage,
   hashBatch,
   hashesHead,
+  pushed,
   summaryHead,
   welcome,
   type Request,
@@ -26,9 +28,12 @@ export class QuicRemoteFolder implements RemoteFolder {
     private readonly only: RelPath | undefined,
   ) {}
 
-  /** Says hello and checks the server speaks our protocol version. */
-  static async open(conn: QuicConnection, opts: { only?: RelPath } = {}): Promise<QuicRemoteFolder> {
-    const frames = await request(conn, { t: 'hello', v: PROTOCOL_VERSION, mode: 'pull' });
+  /**
+   * Says hello and checks the server speaks our protocol version. In push mode the server also
+   * checks that our certificate may push, and refuses the hello if not.
+   */
+  static async open(conn: QuicConnection, opts: { only?: RelPath; mode?: 'pull' | 'push' } = {}): Promise<QuicRemoteFolder> {
+    const frames = await request(conn, { t: 'hello', v: PROTOCOL_VERSION, mode: opts.mode ?? 'pull' });
     const first = await frames.next();
     if (first.done) throw new ProtocolError('server closed the stream instead of answering hello');
     const w = expectMessage(welcome, first.value, 'welcome');
@@ -87,6 +92,25 @@ export class QuicRemoteFolder implements RemoteFolder {
       }
       if (pending.size > 0) throw new ProtocolError(`server ended the transfer of ${path} with ${pending.size} chunks missing`);
     }
+  }
+
+  /**
+   * Offers our version of `entry`; the server fetches what it lacks from us (we must be serving
+   * our folder on this connection) and lands it verified. `base` is the root we last synced
+   * (empty: the server should not have the file); a server whose file moved on refuses (CONFLICT).
+   */
+  async push(entry: FileSummary, base: Uint8Array): Promise<{ chunks: number; bytes: number }> {
+    const frames = await request(this.conn, { t: 'push', entry, base });
+    const done = expectMessage(pushed, await nextOrFail(frames, 'push'), 'push result');
+    await drainEnd(frames);
+    return { chunks: done.chunks, bytes: done.bytes };
+  }
+
+  /** Asks the server to move its copy of `path` to its trash, if it is still the version `base`. */
+  async remove(path: RelPath, base: Uint8Array): Promise<void> {
+    const frames = await request(this.conn, { t: 'delete', path, base });
+    expectMessage(deleted, await nextOrFail(frames, 'delete'), 'delete result');
+    await drainEnd(frames);
   }
 }
 

@@ -27,13 +27,15 @@ const count = z.number().int().min(0);
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a byte string');
 const hash = bytes.refine((b) => b.length === HASH_BYTES, 'a hash is 32 bytes');
 
+const optionalRoot = bytes.refine((b) => b.length === 0 || b.length === HASH_BYTES, 'a root is 32 bytes');
+
 export const wireEntry = z.object({
   path: wirePath,
   type: z.enum(['file', 'dir']),
   size: count.max(MAX_FILE_SIZE),
   mtimeMs: z.number().int(),
   mode: z.number().int().min(0).max(0o7777),
-  root: bytes.refine((b) => b.length === 0 || b.length === HASH_BYTES, 'a root is 32 bytes'),
+  root: optionalRoot,
 });
 
 export const request = z.discriminatedUnion('t', [
@@ -41,6 +43,14 @@ export const request = z.discriminatedUnion('t', [
   z.object({ t: z.literal('summary'), only: wirePath.optional(), known: hash.optional() }),
   z.object({ t: z.literal('hashes'), path: wirePath }),
   z.object({ t: z.literal('chunks'), path: wirePath, indices: z.array(count).min(1).max(MAX_INDICES_PER_REQUEST) }),
+  /**
+   * "Take my version of this entry": the server fetches the chunks it lacks from the client over
+   * streams it opens itself. `base` is the root the client believes the server has (empty: none);
+   * if the server's file is no longer that one, the push is refused as a conflict.
+   */
+  z.object({ t: z.literal('push'), entry: wireEntry, base: optionalRoot }),
+  /** "I deleted this file": honoured only if the server's file is still `base`; it goes to the server's trash. */
+  z.object({ t: z.literal('delete'), path: wirePath, base: hash }),
 ]);
 export type Request = z.infer<typeof request>;
 
@@ -56,6 +66,9 @@ export const hashBatch = z.object({
   hashes: bytes.refine((b) => b.length % HASH_BYTES === 0 && b.length <= HASHES_PER_BATCH * HASH_BYTES),
 });
 export const chunk = z.object({ t: z.literal('chunk'), i: count, data: bytes.refine((b) => b.length <= CHUNK_SIZE) });
+
+export const pushed = z.object({ t: z.literal('pushed'), chunks: count, bytes: count });
+export const deleted = z.object({ t: z.literal('deleted') });
 
 export type Welcome = z.infer<typeof welcome>;
 export type Chunk = z.infer<typeof chunk>;

@@ -2,6 +2,8 @@ import type { QuicConnection, QuicStream } from '../transport/types.js';
 import type { FileSummary, RelPath, RemoteFolder } from '../engine/types.js';
 import { bytesEqual, folderRoot } from '../engine/merkle.js';
 import { encodeFrame, readFrames } from './frame-codec.js';
+import { PushReceiver, type PushTarget } from './push-receiver.js';
+import { fingerprintOf } from '../transport/identity.js';
 import {
   ENTRIES_PER_BATCH,
   HASHES_PER_BATCH,
@@ -18,6 +20,8 @@ import {
 export interface ServedFolder {
   /** The folder's read side; one instance is shared by every connection so its hash cache is too. */
   source: RemoteFolder;
+  /** Present when the folder accepts pushes (`serve --allow-push`); otherwise it is read-only. */
+  push?: PushTarget;
   /** With `serve --file`, the one path that may be asked about. */
   servedFile?: RelPath;
   log?: (line: string) => void;
@@ -29,9 +33,16 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+interface ConnectionState {
+  conn: QuicConnection;
+  greeted: boolean;
+  /** Set once the client said hello in push mode and its certificate is authorised. */
+  pusher?: PushReceiver;
+}
+
 /** Serves every stream the client opens on `conn` until the connection closes. */
 export async function serveConnection(conn: QuicConnection, folder: ServedFolder): Promise<void> {
-  const state = { greeted: false };
+  const state: ConnectionState = { conn, greeted: false };
   const inFlight = new Set<Promise<void>>();
   for await (const stream of conn.incomingStreams()) {
     const task = serveStream(stream, folder, state).finally(() => inFlight.delete(task));
@@ -40,7 +51,7 @@ export async function serveConnection(conn: QuicConnection, folder: ServedFolder
   await Promise.all(inFlight);
 }
 
-async function serveStream(stream: QuicStream, folder: ServedFolder, state: { greeted: boolean }): Promise<void> {
+async function serveStream(stream: QuicStream, folder: ServedFolder, state: ConnectionState): Promise<void> {
   try {
     const frames = readFrames(stream, MAX_FRAME_BYTES);
     const first = await frames.next();
@@ -68,14 +79,14 @@ function checkServed(folder: ServedFolder, path: RelPath): void {
   }
 }
 
-async function answer(stream: QuicStream, req: Request, folder: ServedFolder, state: { greeted: boolean }): Promise<void> {
+async function answer(stream: QuicStream, req: Request, folder: ServedFolder, state: ConnectionState): Promise<void> {
   const send = (message: unknown) => stream.write(encodeFrame(message));
   switch (req.t) {
     case 'hello': {
       if (req.v !== PROTOCOL_VERSION) {
         throw new RequestRefusedError('VERSION', `the client speaks protocol v${req.v}, this server speaks v${PROTOCOL_VERSION}: run the same leafsync version on both sides`);
       }
-      if (req.mode === 'push') throw new RequestRefusedError('READ_ONLY', 'this server is read-only: it accepts no pushes');
+      if (req.mode === 'push') state.pusher = await authorisePusher(state.conn, folder);
       state.greeted = true;
       await send({ t: 'welcome', v: PROTOCOL_VERSION, ...(folder.servedFile !== undefined && { file: folder.servedFile }) });
       return;
@@ -118,7 +129,41 @@ async function answer(stream: QuicStream, req: Request, folder: ServedFolder, st
       await folder.source.fetchChunks(req.path, req.indices, (i, data) => send({ t: 'chunk', i, data }));
       return;
     }
+    case 'push': {
+      checkServed(folder, req.entry.path);
+      const { chunks, bytes } = await pusherOf(state).push(req.entry, req.base);
+      await send({ t: 'pushed', chunks, bytes });
+      return;
+    }
+    case 'delete': {
+      checkServed(folder, req.path);
+      await pusherOf(state).delete(req.path, req.base);
+      await send({ t: 'deleted' });
+      return;
+    }
   }
+}
+
+async function authorisePusher(conn: QuicConnection, folder: ServedFolder): Promise<PushReceiver> {
+  if (folder.push === undefined) {
+    throw new RequestRefusedError('READ_ONLY', 'this server is read-only: start it with `leafsync serve --allow-push` to accept pushes');
+  }
+  const cert = conn.peerCertificate();
+  if (cert === undefined) throw new RequestRefusedError('NOT_AUTHORISED', 'pushing needs a client certificate; this client presented none');
+  const fingerprint = fingerprintOf(cert);
+  if (!(await folder.push.authorise(fingerprint))) {
+    throw new RequestRefusedError(
+      'NOT_AUTHORISED',
+      `this server does not accept pushes from client ${fingerprint}. On the server, after checking that fingerprint with \`leafsync id\` on this client, run \`leafsync trust add-client ${fingerprint}\``,
+    );
+  }
+  folder.log?.(`client ${fingerprint.slice(0, 16)}… authorised to push`);
+  return new PushReceiver(conn, folder.push);
+}
+
+function pusherOf(state: ConnectionState): PushReceiver {
+  if (state.pusher === undefined) throw new RequestRefusedError('NOT_AUTHORISED', 'push before an authorised hello in push mode');
+  return state.pusher;
 }
 
 function toWireEntry(e: FileSummary): FileSummary {

@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { LocalFolderSource } from '../engine/folder-source.js';
 import { IndexCache } from '../engine/index-cache.js';
 import type { RelPath } from '../engine/types.js';
-import { serveConnection } from '../protocol/server-session.js';
+import { serveConnection, type ServedFolder } from '../protocol/server-session.js';
+import { PushTarget } from '../protocol/push-receiver.js';
+import { TrustStore } from '../transport/trust-store.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { QuicServer } from '../transport/quic-server.js';
 import type { HostPort, Identity } from '../transport/types.js';
 import { FolderError, existingFolder } from './local-paths.js';
@@ -18,6 +21,10 @@ export interface ServeOptions {
   home: string;
   /** Largest UDP payload we send; the server sends the file data, so this sets a pull's packet size. */
   datagramSize?: number;
+  /** Accept pushes from clients whose fingerprint is in the trust store (`serve --allow-push`). */
+  allowPush?: boolean;
+  /** With allowPush and no authorised client yet, authorise the first client that pushes. */
+  acceptFirstClient?: boolean;
   log?: (line: string) => void;
 }
 
@@ -28,7 +35,7 @@ export interface RunningServe {
   close(): Promise<void>;
 }
 
-/** Shares a folder (or one file in it) read-only on one UDP port. */
+/** Shares a folder (or one file in it) on one UDP port: read-only unless pushes are allowed. */
 export async function startServe(opts: ServeOptions): Promise<RunningServe> {
   const folder = await existingFolder(opts.folder);
   if (opts.file !== undefined) {
@@ -37,11 +44,18 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
   }
   const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => opts.log?.(w.message) });
   const source = new LocalFolderSource(folder, { cache, readIgnoreFile: true, ...(opts.file !== undefined && { only: opts.file }) });
-  const served = { source, ...(opts.file !== undefined && { servedFile: opts.file }), ...(opts.log && { log: opts.log }) };
+  const served: ServedFolder = {
+    source,
+    ...(opts.allowPush && { push: pushTarget(source, opts) }),
+    ...(opts.file !== undefined && { servedFile: opts.file }),
+    ...(opts.log && { log: opts.log }),
+  };
   const server = await QuicServer.listen({
     host: opts.bind,
     port: opts.port,
     identity: opts.identity,
+    // Pushing clients prove who they are with their own certificate (mutual TLS).
+    requestClientCert: opts.allowPush === true,
     ...(opts.datagramSize !== undefined && { maxDatagramSize: opts.datagramSize }),
     onConnection: (conn) => {
       serveConnection(conn, served).catch((err: Error) => opts.log?.(`connection from ${conn.remote.host}:${conn.remote.port} ended: ${err.message}`));
@@ -58,4 +72,23 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
       cache.close();
     },
   };
+}
+
+/**
+ * Who may push is read from trust.json at each push session, so `leafsync trust add-client`
+ * takes effect without restarting the server. Authorisations run one at a time: with
+ * accept-first-client, two clients racing to be first cannot both win.
+ */
+function pushTarget(source: LocalFolderSource, opts: ServeOptions): PushTarget {
+  const serial = new KeyedLock<'authorise'>();
+  return new PushTarget(source, (fingerprint) =>
+    serial.run('authorise', async () => {
+      const trust = await TrustStore.load(opts.home);
+      if (trust.isClientTrusted(fingerprint)) return true;
+      if (!opts.acceptFirstClient || trust.clients().length > 0) return false;
+      await trust.addClient(fingerprint);
+      opts.log?.(`authorised the first pushing client ${fingerprint} (--accept-first-client)`);
+      return true;
+    }),
+  );
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { SessionEvent, SessionState } from '@leafsync/shared';
 import { loadOrCreateIdentity } from '../transport/identity.js';
@@ -155,4 +157,63 @@ test('remove stops a running session, forgets it, and emits removed', async (t) 
   assert.equal(tail[0]?.type === 'session' && tail[0].session.state, 'stopped');
   assert.deepEqual(tail[1], { type: 'removed', sessionId: s.id });
   assert.throws(() => m.get(s.id), /no session with id/);
+});
+
+/** Polls until `check` holds (or fails the test after `ms`). */
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('a watch session goes connecting → scanning → idle per cycle, pushes a new file to a serve that allows pushes, and stops', async (t) => {
+  const m = await manager(t);
+  const [served, mine, scratch] = await tempDirs(t, 'served', 'mine', 'scratch');
+  await writeTree(served, { 'from-server.txt': 'hello from the server' });
+  const serve = await m.startServe({ folder: served, port: 0, bind: '127.0.0.1', allowPush: true, acceptFirstClient: true });
+  assert.equal(serve.state, 'listening');
+  assert.equal(serve.allowPush, true);
+  const events: LoggedEvent[] = [];
+  const ac = new AbortController();
+  const following = (async () => {
+    for await (const e of m.events({ signal: ac.signal })) events.push(e);
+  })();
+  const session = await m.startWatch({ address: serve.address, folder: mine, acceptFirst: true, mirror: false, streams: 4, pullIntervalSeconds: 60, debounceMs: 100 });
+  assert.equal(session.kind, 'watch');
+  await until(() => m.get(session.id).lastCycle?.trigger === 'start' && m.get(session.id).state === 'idle', 'the first cycle');
+  assert.equal(m.get(session.id).lastCycle?.filesPulled, 1);
+
+  // Written elsewhere and moved in, so no cycle can catch it half-written.
+  await writeTree(scratch, { 'from-watch.bin': seededBytes('w', 300_000) });
+  await rename(join(scratch, 'from-watch.bin'), join(mine, 'from-watch.bin'));
+  await until(async () => (await hashTree(served)).get('from-watch.bin') === (await hashTree(mine)).get('from-watch.bin'), 'the push');
+  await until(() => (m.get(session.id).lastCycle?.filesPushed ?? 0) === 1, 'the cycle that pushed');
+  const cycle = m.get(session.id).lastCycle!;
+  assert.equal(cycle.trigger, 'local');
+  assert.equal(cycle.bytesPushed, 300_000);
+  assert.deepEqual(await hashTree(served), await hashTree(mine));
+
+  await m.stop(session.id);
+  assert.equal(m.get(session.id).state, 'stopped');
+  ac.abort();
+  await following;
+  const mineOnly = events.filter((e) => (e.event.type === 'session' ? e.event.session.id : e.event.sessionId) === session.id);
+  const states = mineOnly.flatMap((e) => (e.event.type === 'session' ? [e.event.session.state] : []));
+  assert.deepEqual(states.slice(0, 3), ['starting', 'connecting', 'scanning']);
+  assert.ok(states.includes('idle'), states.join(','));
+  assert.equal(states.at(-1), 'stopped');
+  const cycles = mineOnly.flatMap((e) => (e.event.type === 'cycle' ? [e.event.cycle] : []));
+  assert.ok(cycles.some((c) => c.filesPushed === 1), 'a cycle event carries the push');
+});
+
+test('a watch against a read-only serve ends in error, saying how to allow pushes', async (t) => {
+  const m = await manager(t);
+  const [served, mine] = await tempDirs(t, 'served', 'mine');
+  const serve = await m.startServe({ folder: served, port: 0, bind: '127.0.0.1' });
+  assert.equal(serve.allowPush, undefined);
+  const session = await m.startWatch({ address: serve.address, folder: mine, acceptFirst: true, mirror: false, streams: 8, pullIntervalSeconds: 10, debounceMs: 500 });
+  await until(() => m.get(session.id).state === 'error', 'the refusal');
+  assert.match(m.get(session.id).error ?? '', /read-only.*Accept pushes/);
 });

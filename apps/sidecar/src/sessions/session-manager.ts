@@ -1,16 +1,18 @@
 /**
- * Runs serve and connect sessions inside the sidecar process for the dashboard API: keeps each
+ * Runs serve, connect and watch sessions inside the sidecar process for the dashboard API: keeps each
  * session's SessionInfo (state, progress, last pass, error in plain words) and an in-memory log
  * of SessionEvents that subscribers replay after their last seen id and then follow live.
  */
-import type { PassSummary, SessionEvent, SessionInfo, SessionProgress, SessionState } from '@leafsync/shared';
+import type { PassSummary, SessionEvent, SessionInfo, SessionKind, SessionProgress, SessionState, WatchCycleSummary } from '@leafsync/shared';
 import type { PullEvent } from '../engine/pull.js';
 import type { RelPath } from '../engine/types.js';
 import { formatHostPort, parseHostPort } from '../transport/address.js';
 import type { TrustStore } from '../transport/trust-store.js';
 import type { HostPort, Identity } from '../transport/types.js';
-import { runConnect } from './connect-session.js';
+import { runConnect, type ConnectOptions } from './connect-session.js';
+import type { ReconnectHooks } from './reconnecting.js';
 import { startServe, type RunningServe } from './serve-session.js';
+import { runWatch } from './watch-session.js';
 
 /** serveInput after zod parsing (defaults applied). */
 export interface ServeRequest {
@@ -18,10 +20,12 @@ export interface ServeRequest {
   file?: RelPath | undefined;
   port: number;
   bind: string;
+  allowPush?: boolean | undefined;
+  acceptFirstClient?: boolean | undefined;
 }
 
-/** connectInput after zod parsing (defaults applied). */
-export interface ConnectRequest {
+/** The fields connectInput and watchInput share, after zod parsing (defaults applied). */
+export interface PeerRequest {
   address: string;
   folder: string;
   file?: RelPath | undefined;
@@ -30,8 +34,30 @@ export interface ConnectRequest {
   mirror: boolean;
   streams: number;
   rateMbps?: number | undefined;
+}
+
+/** connectInput after zod parsing (defaults applied). */
+export interface ConnectRequest extends PeerRequest {
   intervalSeconds: number;
   once: boolean;
+}
+
+/** watchInput after zod parsing (defaults applied). */
+export interface WatchRequest extends PeerRequest {
+  pullIntervalSeconds: number;
+  debounceMs: number;
+}
+
+/** What startPeerSession hands the connect or watch loop it starts. */
+interface PeerRun {
+  info: SessionInfo;
+  /** Engine options both loops take (watch adds its intervals). */
+  options: ConnectOptions;
+  hooks: { signal: AbortSignal; onEvent: (event: PullEvent) => void } & Required<Pick<ReconnectHooks, 'onConnecting' | 'onConnected' | 'onNotice'>>;
+  /** A pass or cycle begins: state 'scanning', progress from zero, reported a few times a second. */
+  passStarted: () => void;
+  /** It ended: the final progress (rate 0) is reported; the caller records the summary. */
+  passEnded: () => void;
 }
 
 export interface SessionManagerOptions {
@@ -164,6 +190,9 @@ export function describeError(err: unknown): string {
       return `the disk is read-only${path ? ` (${path})` : ''}`;
     case 'ENOENT':
       return `not found${path ? `: ${path}` : ''}`;
+    case 'READ_ONLY':
+      // The engine's message names the CLI flag; the dashboard calls it a checkbox.
+      return `${message} (in the dashboard: tick "Accept pushes" on the Serve card)`;
     case 'EADDRINUSE':
       return `the port is already in use${typeof e.port === 'number' ? ` (${e.port})` : ''}; choose another port or stop what is using it`;
   }
@@ -260,7 +289,7 @@ class ProgressTracker {
 interface ManagedSession {
   info: SessionInfo;
   stop: () => Promise<void>;
-  /** Settles when the session's work has ended (serve closed, connect loop returned). */
+  /** Settles when the session's work has ended (serve closed, connect or watch loop returned). */
   done: Promise<void>;
 }
 
@@ -297,6 +326,7 @@ export class SessionManager {
     this.assertOpen();
     const info = this.newInfo('serve', req.folder, `${req.bind}:${req.port}`, req.file);
     info.fingerprint = this.opts.identity.fingerprint;
+    if (req.allowPush) info.allowPush = true;
     let running: RunningServe | undefined;
     let stopping = false;
     let settle!: () => void;
@@ -321,6 +351,8 @@ export class SessionManager {
         identity: this.opts.identity,
         home: this.opts.home,
         ...(req.file !== undefined && { file: req.file }),
+        ...(req.allowPush && { allowPush: true }),
+        ...(req.allowPush && req.acceptFirstClient && { acceptFirstClient: true }),
         log: (line) => this.notice(info.id, line),
       });
     } catch (err) {
@@ -343,6 +375,68 @@ export class SessionManager {
    * connecting → scanning ⇄ transferring → idle, and 'stopped' or 'error' at the end.
    */
   async startConnect(req: ConnectRequest): Promise<SessionInfo> {
+    return this.startPeerSession(
+      'connect',
+      req,
+      (peer) =>
+        runConnect(peer.options, {
+          ...peer.hooks,
+          once: req.once,
+          intervalMs: req.intervalSeconds * 1000,
+          onPassStart: peer.passStarted,
+          onPass: (pass) => {
+            peer.passEnded();
+            peer.info.lastPass = pass;
+            this.log.append({ type: 'pass', sessionId: peer.info.id, pass: structuredClone(pass) });
+            if (!req.once) this.setState(peer.info, 'idle');
+          },
+        }),
+      // A one-pass sync that left the folders different is an error; a continuous one retries.
+      (last) => (req.once ? passProblem(last) : undefined),
+    );
+  }
+
+  /**
+   * Starts two-way sync with a server that accepts our pushes. Resolves at once (state
+   * 'starting'); then connecting → scanning ⇄ transferring → idle after each cycle (lastCycle,
+   * conflicts included), until stopped or an error that retrying cannot fix.
+   */
+  async startWatch(req: WatchRequest): Promise<SessionInfo> {
+    return this.startPeerSession(
+      'watch',
+      req,
+      (peer) =>
+        runWatch(
+          { ...peer.options, pullIntervalMs: req.pullIntervalSeconds * 1000, debounceMs: req.debounceMs },
+          {
+            ...peer.hooks,
+            onCycleStart: peer.passStarted,
+            onCycle: (cycle) => {
+              const { info } = peer;
+              if (info.state !== 'idle') peer.passEnded();
+              this.log.append({ type: 'cycle', sessionId: info.id, cycle: structuredClone(cycle) });
+              // Our own writes come back from the file watcher as a cycle with nothing to do; it
+              // must not wipe what the last real cycle showed (its counts and conflicts).
+              if (cycle.trigger === 'start' || cycleDidWork(cycle)) {
+                info.lastCycle = cycle;
+                if (cycle.conflicts.length > 0) info.conflicts = [...[...cycle.conflicts].reverse(), ...(info.conflicts ?? [])].slice(0, MAX_CONFLICTS_SHOWN);
+                if (info.state === 'idle') this.emitSession(info);
+              }
+              this.setState(info, 'idle');
+            },
+          },
+        ),
+      () => undefined,
+    );
+  }
+
+  /**
+   * What connect and watch sessions share: the server address, trust policy and engine options,
+   * progress from pull events (throttled, with a moving-average rate), state changes, stop with
+   * a timeout, and the end state. `run` starts the engine loop with `peer`'s hooks; `problem`
+   * says why a loop that returned normally still failed (undefined: it simply stopped).
+   */
+  private startPeerSession<R>(kind: 'connect' | 'watch', req: PeerRequest, run: (peer: PeerRun) => Promise<R>, problem: (result: R) => string | undefined): SessionInfo {
     this.assertOpen();
     let target: HostPort;
     try {
@@ -350,7 +444,7 @@ export class SessionManager {
     } catch (err) {
       throw new SessionInputError('address', (err as Error).message);
     }
-    const info = this.newInfo('connect', req.folder, formatHostPort(target), req.file);
+    const info = this.newInfo(kind, req.folder, formatHostPort(target), req.file);
     if (req.fingerprint !== undefined) info.fingerprint = req.fingerprint;
     const abort = new AbortController();
     const tracker = new ProgressTracker(this.opts.rateWindowMs ?? 3000);
@@ -368,14 +462,25 @@ export class SessionManager {
       if (ticker) clearInterval(ticker);
       ticker = undefined;
     };
-    const onEvent = (event: PullEvent) => {
-      tracker.onEvent(event);
-      progressDirty = true;
-      if (info.state === 'scanning' && (event.kind === 'file-start' || event.kind === 'chunk')) this.setState(info, 'transferring');
-      if (event.kind === 'file-error') this.notice(info.id, event.message);
+    const passStarted = () => {
+      tracker.reset();
+      info.progress = tracker.snapshot();
+      this.setState(info, 'scanning');
+      stopTicker();
+      ticker = setInterval(() => {
+        tracker.sample();
+        if (progressDirty || performance.now() - lastProgressAt >= 1000) emitProgress();
+      }, progressEvery);
+      ticker.unref();
     };
-    const run = runConnect(
-      {
+    const passEnded = () => {
+      stopTicker();
+      tracker.sample();
+      emitProgress(true);
+    };
+    const peer: PeerRun = {
+      info,
+      options: {
         target,
         folder: req.folder,
         trust: this.opts.trust,
@@ -388,45 +493,34 @@ export class SessionManager {
         ...(req.rateMbps !== undefined && { rateMbps: req.rateMbps }),
         ...(this.opts.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }),
       },
-      {
-        once: req.once,
-        intervalMs: req.intervalSeconds * 1000,
+      hooks: {
         signal: abort.signal,
         onConnecting: () => this.setState(info, 'connecting'),
         onConnected: (c) => {
           info.fingerprint = c.fingerprint;
           if (c.newlyPinned) this.notice(info.id, `pinned ${c.address} with fingerprint ${c.fingerprint}`);
         },
-        onPassStart: () => {
-          tracker.reset();
-          info.progress = tracker.snapshot();
-          this.setState(info, 'scanning');
-          stopTicker();
-          ticker = setInterval(() => {
-            tracker.sample();
-            if (progressDirty || performance.now() - lastProgressAt >= 1000) emitProgress();
-          }, progressEvery);
-          ticker.unref();
+        onEvent: (event) => {
+          // Watch cycles started by a local change or the pull interval are not announced; their
+          // first pull event is the first sign of them.
+          if (info.state === 'idle') passStarted();
+          tracker.onEvent(event);
+          progressDirty = true;
+          if (info.state === 'scanning' && (event.kind === 'file-start' || event.kind === 'chunk')) this.setState(info, 'transferring');
+          if (event.kind === 'file-error') this.notice(info.id, event.message);
         },
-        onPass: (pass) => {
-          stopTicker();
-          tracker.sample();
-          emitProgress(true);
-          info.lastPass = pass;
-          this.log.append({ type: 'pass', sessionId: info.id, pass: structuredClone(pass) });
-          if (!req.once) this.setState(info, 'idle');
-        },
-        onEvent,
         onNotice: (line) => this.notice(info.id, line),
       },
-    );
-    const done = run.then(
-      (last) => {
+      passStarted,
+      passEnded,
+    };
+    const done = run(peer).then(
+      (result) => {
         stopTicker();
         if (isFinal(info.state)) return;
-        const problem = req.once && !abort.signal.aborted ? passProblem(last) : undefined;
-        if (problem !== undefined) {
-          info.error = problem;
+        const failed = abort.signal.aborted ? undefined : problem(result);
+        if (failed !== undefined) {
+          info.error = failed;
           this.setState(info, 'error');
         } else {
           this.setState(info, 'stopped');
@@ -523,7 +617,7 @@ export class SessionManager {
     if (this.closed) throw new Error('the sidecar is shutting down');
   }
 
-  private newInfo(kind: 'serve' | 'connect', folder: string, address: string, file: string | undefined): SessionInfo {
+  private newInfo(kind: SessionKind, folder: string, address: string, file: string | undefined): SessionInfo {
     return {
       id: `s${this.nextId++}`,
       kind,
@@ -557,6 +651,13 @@ export class SessionManager {
     if (!this.sessions.has(sessionId)) return;
     this.log.append({ type: 'notice', sessionId, message });
   }
+}
+
+/** Conflicts a watch session keeps listed (newest first). */
+const MAX_CONFLICTS_SHOWN = 50;
+
+function cycleDidWork(c: WatchCycleSummary): boolean {
+  return c.filesPulled + c.filesPushed + c.conflicts.length + c.filesTrashed + c.remoteTrashed + c.failures.length > 0;
 }
 
 function isFinal(state: SessionState): boolean {

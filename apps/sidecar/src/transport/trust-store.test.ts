@@ -48,3 +48,21 @@ test('a corrupt trust.json is a clear error naming the file, never silently rese
     await assert.rejects(TrustStore.load(home), TrustFileError);
     assert.equal(await readFile(join(home, 'trust.json'), 'utf8').then((t) => t.includes('nope')), true);
   }));
+
+test('two stores on one trust.json never write back a stale copy over each other', () =>
+  withHome(async (home) => {
+    // The dashboard holds one store for hours; a serve session authorises its first client through another.
+    const longLived = await TrustStore.load(home);
+    const other = await TrustStore.load(home);
+    await other.addClient(fpB);
+    await longLived.pinServer('127.0.0.1:4455', fpA);
+    assert.ok((await TrustStore.load(home)).isClientTrusted(fpB), 'the client authorised elsewhere is kept');
+    assert.ok(longLived.isClientTrusted(fpB), 'and shows in the long-lived store after its write');
+    await other.removeClient(fpB);
+    assert.ok(longLived.isClientTrusted(fpB), 'not seen until a refresh');
+    await longLived.refresh();
+    assert.equal(longLived.isClientTrusted(fpB), false);
+    // Concurrent changes through one store all land.
+    await Promise.all([1, 2, 3, 4].map((n) => longLived.pinServer(`127.0.0.${n}:5000`, fpA)));
+    assert.equal((await TrustStore.load(home)).servers().length, 5);
+  }));

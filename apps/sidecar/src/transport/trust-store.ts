@@ -41,14 +41,18 @@ export class TrustStore {
 
   static async load(home: string): Promise<TrustStore> {
     const path = join(home, 'trust.json');
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new TrustStore(path, { version: 1, servers: {}, clients: {} });
-      throw new TrustFileError(path, (err as Error).message);
-    }
-    return new TrustStore(path, parseTrustFile(path, text));
+    return new TrustStore(path, await readTrustFile(path));
+  }
+
+  /** Changes run one at a time, each on a fresh read of the file. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Re-reads trust.json, so what other stores wrote shows here: another process, or a serve
+   * session authorising its first pushing client while the dashboard holds this store.
+   */
+  refresh(): Promise<void> {
+    return this.update(() => false).then(() => undefined);
   }
 
   serverFingerprint(address: string): string | undefined {
@@ -68,34 +72,65 @@ export class TrustStore {
   }
 
   async pinServer(address: string, fingerprint: string): Promise<void> {
-    this.data.servers[address] = { fingerprint: normaliseFingerprint(fingerprint), pinnedAt: new Date().toISOString() };
-    await this.save();
+    const entry = { fingerprint: normaliseFingerprint(fingerprint), pinnedAt: new Date().toISOString() };
+    await this.update((data) => {
+      data.servers[address] = entry;
+      return true;
+    });
   }
 
   /** Returns false if nothing was pinned for that address. */
   async removeServer(address: string): Promise<boolean> {
-    if (!Object.hasOwn(this.data.servers, address)) return false;
-    delete this.data.servers[address];
-    await this.save();
-    return true;
+    return this.update((data) => {
+      if (!Object.hasOwn(data.servers, address)) return false;
+      delete data.servers[address];
+      return true;
+    });
   }
 
   async addClient(fingerprint: string): Promise<void> {
-    this.data.clients[normaliseFingerprint(fingerprint)] = { pinnedAt: new Date().toISOString() };
-    await this.save();
+    const key = normaliseFingerprint(fingerprint);
+    await this.update((data) => {
+      data.clients[key] = { pinnedAt: new Date().toISOString() };
+      return true;
+    });
   }
 
   async removeClient(fingerprint: string): Promise<boolean> {
     const key = normaliseFingerprint(fingerprint);
-    if (!Object.hasOwn(this.data.clients, key)) return false;
-    delete this.data.clients[key];
-    await this.save();
-    return true;
+    return this.update((data) => {
+      if (!Object.hasOwn(data.clients, key)) return false;
+      delete data.clients[key];
+      return true;
+    });
   }
 
-  private async save(): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + '\n');
+  /**
+   * Read, change, write: re-reading first means a change never writes back a stale copy over
+   * pins another store made since this one was loaded (other processes share trust.json, and a
+   * serve session authorises clients through its own store). `change` says whether to save.
+   */
+  private update(change: (data: TrustFile) => boolean): Promise<boolean> {
+    const run = this.queue.then(async () => {
+      this.data = await readTrustFile(this.path);
+      const changed = change(this.data);
+      if (changed) await writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + '\n');
+      return changed;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
+}
+
+async function readTrustFile(path: string): Promise<TrustFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, servers: {}, clients: {} };
+    throw new TrustFileError(path, (err as Error).message);
+  }
+  return parseTrustFile(path, text);
 }
 
 const trustFileSchema = z.object({

@@ -28,7 +28,7 @@ export function Dashboard() {
         <div className="grid grid-cols-1 items-start gap-4 lg:grid-cols-2 xl:grid-cols-3">
           <ServeCard view={view} />
           <ConnectCard view={view} />
-          <WatchCard />
+          <WatchCard view={view} />
         </div>
         <TrustPanel refreshKey={view.stateChanges} />
       </main>

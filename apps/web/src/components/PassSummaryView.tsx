@@ -1,6 +1,7 @@
 import type { PassSummary } from '@leafsync/shared';
 
 import { formatBytes, formatDuration } from '../lib/format';
+import { FailureList } from './FailureList';
 
 /** The last pass in one sentence, then any files that failed and why. */
 export function PassSummaryView({ pass }: { pass: PassSummary }) {
@@ -14,16 +15,7 @@ export function PassSummaryView({ pass }: { pass: PassSummary }) {
         {pass.failures.length > 0 ? `, ${pass.failures.length} failed.` : '.'}
       </p>
       {pass.mirrorHalted && <p className="mt-1 text-amber-800 dark:text-amber-300">Mirror deletes paused: {pass.mirrorHalted}</p>}
-      {pass.failures.length > 0 && (
-        <ul className="mt-1 list-disc pl-5 text-red-800 dark:text-red-300">
-          {pass.failures.slice(0, 10).map((f) => (
-            <li key={f.path}>
-              <span className="font-mono">{f.path}</span>: {f.message}
-            </li>
-          ))}
-          {pass.failures.length > 10 && <li>…and {pass.failures.length - 10} more</li>}
-        </ul>
-      )}
+      <FailureList failures={pass.failures} />
     </div>
   );
 }

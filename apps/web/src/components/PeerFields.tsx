@@ -24,10 +24,12 @@ interface Props {
   value: PeerOptions;
   onChange: (value: PeerOptions) => void;
   disabled?: boolean;
+  /** What mirror means here: Connect trashes local-only files, Watch sends deletes both ways. */
+  mirrorHelp?: string;
 }
 
 /** The options Connect and Watch share: server, trust, mirror deletes, streams, rate limit. */
-export function PeerFields({ idPrefix, value, onChange, disabled }: Props) {
+export function PeerFields({ idPrefix, value, onChange, disabled, mirrorHelp }: Props) {
   const set = <K extends keyof PeerOptions>(key: K, v: PeerOptions[K]) => onChange({ ...value, [key]: v });
   return (
     <>
@@ -68,7 +70,7 @@ export function PeerFields({ idPrefix, value, onChange, disabled }: Props) {
         checked={value.mirror}
         onChange={(v) => set('mirror', v)}
         disabled={disabled}
-        help="Move local files the server does not have to .leafsync_trash (never deleted)."
+        help={mirrorHelp ?? 'Move local files the server does not have to .leafsync_trash (never deleted).'}
       />
       <div className="grid grid-cols-2 gap-3">
         <TextField

@@ -5,6 +5,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, errorText } from '../lib/trpc';
 import { useValidatedSubmit } from '../lib/use-validated-submit';
 import type { SessionsView } from '../lib/use-sessions';
+import { CheckboxField } from './CheckboxField';
 import { CopyButton } from './CopyButton';
 import { FolderFields } from './FolderFields';
 import { FormError } from './FormError';
@@ -19,6 +20,8 @@ export function ServeCard({ view }: { view: SessionsView }) {
   const [paths, setPaths] = useState({ folder: '', file: '' });
   const [port, setPort] = useState('4455');
   const [bind, setBind] = useState('0.0.0.0');
+  const [allowPush, setAllowPush] = useState(false);
+  const [acceptFirstClient, setAcceptFirstClient] = useState(false);
   const { busy, error, submit } = useValidatedSubmit(serveInput, (input) => api.sessions.startServe.mutate(input));
 
   useEffect(() => {
@@ -35,6 +38,9 @@ export function ServeCard({ view }: { view: SessionsView }) {
       file: paths.file.trim() || undefined,
       port: port.trim() === '' ? undefined : Number(port),
       bind,
+      allowPush,
+      // The sub-option means nothing without pushes; a hidden tick must not be sent.
+      acceptFirstClient: allowPush && acceptFirstClient,
     });
   }
 
@@ -69,10 +75,27 @@ export function ServeCard({ view }: { view: SessionsView }) {
       </div>
 
       <form onSubmit={start} className="flex flex-col gap-3" aria-label="Start serving">
-        <FolderFields idPrefix="serve" folder={paths.folder} file={paths.file} onChange={setPaths} folderHelp="The folder to share (read-only for peers)." />
+        <FolderFields idPrefix="serve" folder={paths.folder} file={paths.file} onChange={setPaths} folderHelp="The folder to share (read-only for peers unless you accept pushes)." />
         <div className="grid grid-cols-2 gap-3">
           <TextField id="serve-port" label="UDP port" value={port} onChange={setPort} inputMode="numeric" help="0 picks a free port." />
           <TextField id="serve-bind" label="Listen address" value={bind} onChange={setBind} spellCheck={false} />
+        </div>
+        <CheckboxField
+          id="serve-allow-push"
+          label="Accept pushes"
+          checked={allowPush}
+          onChange={setAllowPush}
+          help="Let authorised peers running Watch write their changes into this folder; files they delete are moved to .leafsync_trash, never deleted."
+        />
+        <div className="pl-6">
+          <CheckboxField
+            id="serve-accept-first-client"
+            label="Authorise the first client"
+            checked={allowPush && acceptFirstClient}
+            onChange={setAcceptFirstClient}
+            disabled={!allowPush}
+            help="While no client is authorised yet, trust the first one that pushes; check its fingerprint under Trust afterwards."
+          />
         </div>
         <FormError message={error} />
         <div>

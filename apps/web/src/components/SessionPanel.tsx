@@ -4,6 +4,7 @@ import { useState } from 'react';
 
 import { api, errorText } from '../lib/trpc';
 import { isEnded, type ThroughputHistory } from '../lib/use-sessions';
+import { CycleSummaryView } from './CycleSummaryView';
 import { PassSummaryView } from './PassSummaryView';
 import { ProgressView } from './ProgressView';
 import { StateBadge } from './StateBadge';
@@ -21,7 +22,7 @@ export function SessionPanel({ session: s, notice, history }: Props) {
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<string>();
   const ended = isEnded(s);
-  const title = s.kind === 'serve' ? `Serving ${s.file ?? s.folder}` : `${s.kind === 'watch' ? 'Watching' : 'Syncing'} from ${s.address}`;
+  const title = s.kind === 'serve' ? `Serving ${s.file ?? s.folder}` : s.kind === 'watch' ? `Two-way sync with ${s.address}` : `Syncing from ${s.address}`;
 
   async function run(action: 'stop' | 'remove') {
     setBusy(true);
@@ -60,6 +61,8 @@ export function SessionPanel({ session: s, notice, history }: Props) {
             <dd className="truncate font-mono" data-testid="listen-address">
               {s.address}
             </dd>
+            <dt className="text-neutral-500">Pushes</dt>
+            <dd data-testid="serve-pushes">{s.allowPush ? 'accepted from authorised clients' : 'refused (read-only)'}</dd>
           </>
         ) : (
           <>
@@ -96,6 +99,7 @@ export function SessionPanel({ session: s, notice, history }: Props) {
         <ProgressView progress={s.progress} />
       )}
       {s.lastPass && <PassSummaryView pass={s.lastPass} />}
+      {s.kind === 'watch' && (s.lastCycle || s.conflicts) && <CycleSummaryView cycle={s.lastCycle} conflicts={s.conflicts} />}
       {s.kind !== 'serve' && history && (!ended || history.mbps.some((v) => v > 0)) && <ThroughputChart history={history} label={title} />}
 
       {actionError && (

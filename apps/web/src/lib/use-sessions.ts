@@ -55,6 +55,9 @@ function applyEvent(map: Map<string, SessionInfo>, ev: SessionEvent): Map<string
     case 'removed':
       next.delete(ev.sessionId);
       break;
+    // The sidecar follows a cycle that changes what the panel shows (lastCycle, conflicts) with a
+    // 'session' event; empty cycles must not replace it, so the raw cycle is not applied here.
+    case 'cycle':
     case 'notice':
       break;
   }

@@ -1,5 +1,5 @@
 import { tracked, TRPCError } from '@trpc/server';
-import { connectInput, eventsInput, serveInput, sessionIdInput, type SessionEvent, type SessionInfo } from '@leafsync/shared';
+import { connectInput, eventsInput, serveInput, sessionIdInput, watchInput, type SessionEvent, type SessionInfo } from '@leafsync/shared';
 import { fileOption } from '../../sessions/local-paths.js';
 import { publicProcedure, router } from '../trpc.js';
 
@@ -16,11 +16,14 @@ function fileField(file: string | undefined): string | undefined {
 export const sessionsRouter = router({
   list: publicProcedure.query(({ ctx }): SessionInfo[] => ctx.sessions.list()),
 
-  /** Share a folder; resolves once it listens (or with state 'error' and the reason). */
+  /** Share a folder (accepting pushes with allowPush); resolves once it listens (or with state 'error' and the reason). */
   startServe: publicProcedure.input(serveInput).mutation(({ ctx, input }) => ctx.sessions.startServe({ ...input, file: fileField(input.file) })),
 
   /** Pull a server's folder; resolves at once (state 'starting'), then follow sessions.events. */
   startConnect: publicProcedure.input(connectInput).mutation(({ ctx, input }) => ctx.sessions.startConnect({ ...input, file: fileField(input.file) })),
+
+  /** Two-way sync with a server that accepts pushes; resolves at once (state 'starting'), then follow sessions.events. */
+  watch: publicProcedure.input(watchInput).mutation(({ ctx, input }) => ctx.sessions.startWatch({ ...input, file: fileField(input.file) })),
 
   stop: publicProcedure.input(sessionIdInput).mutation(async ({ ctx, input }): Promise<void> => {
     await ctx.sessions.stop(input.id);

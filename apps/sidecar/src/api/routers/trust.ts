@@ -4,7 +4,11 @@ import { formatHostPort, parseHostPort } from '../../transport/address.js';
 import { publicProcedure, router } from '../trpc.js';
 
 export const trustRouter = router({
-  list: publicProcedure.query(({ ctx }): TrustView => ({ servers: ctx.sessions.trust.servers(), clients: ctx.sessions.trust.clients() })),
+  /** Re-read first: a serve session authorising its first client writes through its own store. */
+  list: publicProcedure.query(async ({ ctx }): Promise<TrustView> => {
+    await ctx.sessions.trust.refresh();
+    return { servers: ctx.sessions.trust.servers(), clients: ctx.sessions.trust.clients() };
+  }),
 
   /** Forget a pinned server (by HOST:PORT, as trust.list shows it). */
   removeServer: publicProcedure.input(removeServerInput).mutation(async ({ ctx, input }): Promise<void> => {

@@ -1,0 +1,77 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectPinned, type PinnedConnection, type TrustPolicy } from '../transport/pinned-connect.js';
+import type { TrustStore } from '../transport/trust-store.js';
+import type { HostPort, Identity } from '../transport/types.js';
+
+export interface PeerTarget {
+  target: HostPort;
+  trust: TrustStore;
+  policy: TrustPolicy;
+  identity: Identity;
+  handshakeTimeoutMs?: number;
+  /** Largest UDP payload we send (1350 fits every path; more only where the path carries it). */
+  datagramSize?: number;
+}
+
+export interface ReconnectHooks {
+  /** Give up at the first failure instead of retrying (one-shot commands). */
+  once?: boolean;
+  signal?: AbortSignal;
+  /** Called before each connection attempt (the first one and every reconnect). */
+  onConnecting?: () => void;
+  onConnected?: (info: { address: string; fingerprint: string; newlyPinned: boolean }) => void;
+  onNotice?: (line: string) => void;
+}
+
+/** Errors that retrying cannot fix: the user has to act (trust, bad folder, incompatible peer). */
+function isFatal(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return ['UNTRUSTED_SERVER', 'FINGERPRINT_MISMATCH', 'FOLDER', 'PROTOCOL', 'VERSION', 'NOT_SERVED', 'UNSAFE_PATH', 'INVALID_FINGERPRINT', 'NOT_AUTHORISED', 'READ_ONLY'].includes(String(code));
+}
+
+/**
+ * Runs `session` on a pinned connection to the peer, reconnecting with backoff whenever the
+ * connection or the session fails, until the session returns or the signal aborts. The session
+ * calls `healthy()` after real progress (a completed pass); only that resets the backoff, so a
+ * peer that accepts handshakes but fails every session is not hammered with reconnects.
+ * Trust failures and other fatal errors are never retried.
+ */
+export async function withReconnects(peer: PeerTarget, hooks: ReconnectHooks, session: (pinned: PinnedConnection, healthy: () => void) => Promise<void>): Promise<void> {
+  let backoffMs = 1000;
+  const backOff = async (reason: string) => {
+    hooks.onNotice?.(`${reason}; retrying in ${Math.round(backoffMs / 1000)} s`);
+    await sleep(backoffMs, undefined, { signal: hooks.signal }).catch(() => {});
+    backoffMs = Math.min(backoffMs * 2, 30_000);
+  };
+  while (!hooks.signal?.aborted) {
+    let pinned: PinnedConnection;
+    hooks.onConnecting?.();
+    try {
+      pinned = await connectPinned(peer.target, peer.trust, peer.policy, {
+        identity: peer.identity,
+        ...(peer.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: peer.handshakeTimeoutMs }),
+        ...(peer.datagramSize !== undefined && { maxDatagramSize: peer.datagramSize }),
+      });
+    } catch (err) {
+      if (hooks.once || isFatal(err)) throw err;
+      await backOff((err as Error).message);
+      continue;
+    }
+    hooks.onConnected?.(pinned);
+    let lost: Error | undefined;
+    try {
+      await session(pinned, () => {
+        backoffMs = 1000;
+      });
+      return;
+    } catch (err) {
+      // Ctrl-C mid-pass: staging and bitmaps are already saved for a resume; stopping is success.
+      if (hooks.signal?.aborted) return;
+      if (hooks.once || isFatal(err)) throw err;
+      lost = err as Error;
+    } finally {
+      await pinned.conn.close();
+    }
+    await backOff(`lost the connection to ${pinned.address} (${lost.message})`);
+  }
+}
