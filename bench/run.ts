@@ -599,13 +599,18 @@ async function main(): Promise<void> {
     }
     w.tools.push(ls, rs, lsc, ...(stq.samples.length ? [stq] : []));
     w.notes.push(
-      `The continuous row: one \`connect --interval ${CONTINUOUS_INTERVAL_S}\` process through a clean relay; its first pass is discarded, each later pass is one sample: wall = the pass's own elapsedMs, wire = relay bytes between the previous pass line and this one (so it includes any keep-alive in the ${CONTINUOUS_INTERVAL_S} s pause). Here the client sends the folder root it last synced to, so an unchanged folder costs one round trip instead of the whole listing.`,
+      `The continuous row: one \`connect --interval ${CONTINUOUS_INTERVAL_S}\` process through a clean relay; its first pass is discarded, each later pass is one sample: wall = the pass's own elapsedMs, wire = relay bytes between the previous pass line and this one (so it includes any keep-alive in the ${CONTINUOUS_INTERVAL_S} s pause). Both leafsync rows send the folder root last synced to (a new process reads it from the client home), so an unchanged folder costs one small round trip; this row also skips Node start-up, module loading and the QUIC handshake.`,
     );
     record(w);
     const r0 = rows(w)[0]!;
     const rc = rows(w)[2]!;
     targets.push({ target: 'W5 (running connect, next pass) ≤ 0.3 s and ≤ 2 KiB on the wire', met: rc.wallMedianS <= 0.3 && (rc.wireBytes ?? Infinity) <= 2048, measured: `${rc.wallMedianS.toFixed(2)} s, ${rc.wireBytes} B` });
-    targets.push({ target: 'W5 ≤ 0.3 s and ≤ 2 KiB on the wire', met: r0.wallMedianS <= 0.3 && (r0.wireBytes ?? Infinity) <= 2048, measured: `${r0.wallMedianS.toFixed(2)} s, ${r0.wireBytes} B (rsync ${rows(w)[1]!.wallMedianS.toFixed(2)} s, ${rows(w)[1]!.wireBytes} B)` });
+    const passWire = median(ls.samples.map((x) => (x.detail?.pass as { wireBytes?: number } | undefined)?.wireBytes ?? NaN));
+    targets.push({
+      target: 'W5 ≤ 0.3 s and ≤ 2 KiB on the wire (new `connect --once` process)',
+      met: r0.wallMedianS <= 0.3 && (r0.wireBytes ?? Infinity) <= 2048,
+      measured: `${r0.wallMedianS.toFixed(2)} s, ${r0.wireBytes} B UDP incl. the QUIC handshake (the pass alone, by QUIC's own counters: ${Number.isFinite(passWire) ? `${passWire} B` : 'not reported'}); rsync ${rows(w)[1]!.wallMedianS.toFixed(2)} s, ${rows(w)[1]!.wireBytes} B`,
+    });
   });
   function smallDirFiles(): string[] {
     return allFiles(smallDir);
