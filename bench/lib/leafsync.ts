@@ -74,6 +74,8 @@ export interface PassLine {
   bytesFetched: number;
   elapsedMs: number;
   failures: unknown[];
+  /** QUIC's own count of bytes sent + received during the pass (not the handshake); newer builds only. */
+  wireBytes?: number;
 }
 
 export interface ConnectResult {
