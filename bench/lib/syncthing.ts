@@ -85,7 +85,7 @@ class Instance {
   }
 }
 
-async function generate(home: string, transport: SyncthingTransport, timeFile: string): Promise<Instance> {
+async function generate(home: string, transport: SyncthingTransport, timeFile: string): Promise<Generated> {
   const out = await run('syncthing', ['generate', '--home', home, '--no-default-folder', '--skip-port-probing']);
   const id = /Device ID:\s*([A-Z0-9-]+)/.exec(out.stdout + out.stderr)?.[1];
   if (!id) throw new Error(`syncthing generate printed no device ID:\n${out.stdout}${out.stderr}`);
@@ -111,8 +111,35 @@ async function generate(home: string, transport: SyncthingTransport, timeFile: s
   set('urAccepted', '-1');
   set('autoUpgradeIntervalH', '0');
   set('crashReportingEnabled', 'false');
+  set('reconnectionIntervalS', '1');
   writeFileSync(configPath, xml);
-  return new Instance(home, id, guiPort, apiKey, listen, timeFile);
+  return { home, id, guiPort, apiKey, listen, configPath, timeFile };
+}
+
+interface Generated {
+  home: string;
+  id: string;
+  guiPort: number;
+  apiKey: string;
+  listen: string;
+  configPath: string;
+  timeFile: string;
+}
+
+/** Writes `peer` into `self`'s config as a known device at its fixed address (before either starts). */
+function addPeer(self: Generated, peer: Generated, name: string): void {
+  const xml = readFileSync(self.configPath, 'utf8');
+  const device = [
+    `    <device id="${peer.id}" name="${name}" compression="never" introducer="false" skipIntroductionRemovals="false" introducedBy="">`,
+    `        <address>${peer.listen}</address>`,
+    '        <paused>false</paused>',
+    '        <autoAcceptFolders>false</autoAcceptFolders>',
+    '    </device>',
+    '',
+  ].join('\n');
+  // After this instance's own <device> element, which the generated config lists first.
+  const at = xml.indexOf('</device>') + '</device>\n'.length;
+  writeFileSync(self.configPath, xml.slice(0, at) + device + xml.slice(at));
 }
 
 interface Completion {
@@ -143,19 +170,26 @@ export class SyncthingPair {
   ) {}
 
   static async start(scratch: string, transport: SyncthingTransport, timeFile: () => string): Promise<SyncthingPair> {
-    const a = await generate(join(scratch, 'st-sender'), transport, timeFile());
-    const b = await generate(join(scratch, 'st-receiver'), transport, timeFile());
-    await Promise.all([a.waitUp(), b.waitUp()]);
-    const device = (d: Instance) => ({ deviceID: d.deviceId, name: d === a ? 'sender' : 'receiver', addresses: [d.listen], compression: 'never', autoAcceptFolders: false });
-    await a.api('POST', '/rest/config/devices', device(b));
-    await b.api('POST', '/rest/config/devices', device(a));
+    const ga = await generate(join(scratch, 'st-sender'), transport, timeFile());
+    const gb = await generate(join(scratch, 'st-receiver'), transport, timeFile());
+    // Each knows the other before it starts, so both dial at once instead of waiting for a retry.
+    addPeer(ga, gb, 'receiver');
+    addPeer(gb, ga, 'sender');
+    const a = new Instance(ga.home, ga.id, ga.guiPort, ga.apiKey, ga.listen, ga.timeFile);
+    const b = new Instance(gb.home, gb.id, gb.guiPort, gb.apiKey, gb.listen, gb.timeFile);
     const pair = new SyncthingPair(a, b);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const c = await a.api<{ connections: Record<string, { connected: boolean }> }>('GET', '/rest/system/connections');
-      if (c.connections[b.deviceId]?.connected) break;
-      if (Date.now() > deadline) throw new Error('the two Syncthing instances did not connect within 30 s');
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      await Promise.all([a.waitUp(), b.waitUp()]);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const c = await a.api<{ connections: Record<string, { connected: boolean }> }>('GET', '/rest/system/connections');
+        if (c.connections[b.deviceId]?.connected) break;
+        if (Date.now() > deadline) throw new Error(`the two Syncthing instances did not connect within 60 s; sender log:\n${a.proc.stdout.slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } catch (err) {
+      await pair.stop();
+      throw err;
     }
     return pair;
   }
