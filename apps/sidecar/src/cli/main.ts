@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore, normaliseFingerprint } from '../transport/trust-store.js';
 import { formatHostPort, parseHostPort, parsePort } from '../transport/address.js';
+import type { HostPort } from '../transport/types.js';
 import { resolveHome } from '../sessions/home.js';
 import { fileOption } from '../sessions/local-paths.js';
 import { CliError, createOutput } from './output.js';
@@ -104,45 +105,29 @@ function buildProgram(): Command {
       await running.close();
     });
 
-  program
+  const connect = program
     .command('connect')
     .description("pull a server's folder into a local folder and keep it identical")
     .argument('<host:port>', 'the server, e.g. 192.168.1.20:4455', asArgument(parseHostPort))
-    .argument('<folder>', 'local destination folder (created if its parent exists)')
-    .option('--accept-first', 'trust the server on first use and pin its fingerprint')
-    .option('--fingerprint <hex>', "the server's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
-    .option('--file <path>', 'sync only this file (relative to the folder)', asArgument(fileOption))
-    .option('--mirror', 'move local files the server does not have to .leafsync_trash (never deleted)')
-    .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
-    .option('--rate-mbps <n>', 'limit the transfer rate, in megabits per second, across all streams', rateOption)
+    .argument('<folder>', 'local destination folder (created if its parent exists)');
+  withPeerOptions(connect, {
+    file: 'sync only this file (relative to the folder)',
+    mirror: 'move local files the server does not have to .leafsync_trash (never deleted)',
+    rate: 'limit the transfer rate, in megabits per second, across all streams',
+  })
     .option('--interval <seconds>', 'pause between passes', secondsOption, 2)
-    .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350)', datagramOption)
     .option('--once', 'do one pass and exit: 0 when the folders match, 1 otherwise')
     .option('--json', 'print one JSON line per pass')
-    .addOption(new Option('--timeout <seconds>', 'give up connecting after this long').argParser(secondsOption).default(10).hideHelp())
-    .action(async (target, folder: string, o: ConnectFlags) => {
+    .action(async (target: HostPort, folder: string, o: ConnectFlags) => {
       const out = createOutput(!!o.json);
       const h = home();
-      const [identity, trust, { runConnect }] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h), import('../sessions/connect-session.js')]);
+      const [peer, { runConnect }] = await Promise.all([peerSessionOptions(h, target, folder, o), import('../sessions/connect-session.js')]);
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       const progress = new PassProgress((bytes) => out.result({ event: 'progress', bytesFetched: bytes }, `${(bytes / 1048576).toFixed(1)} MiB fetched`), out.json);
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const last = await runConnect(
-        {
-          target,
-          folder,
-          home: h,
-          trust,
-          identity,
-          policy: { ...(o.acceptFirst && { acceptFirst: true }), ...(o.fingerprint !== undefined && { fingerprint: o.fingerprint }) },
-          streams: o.streams,
-          ...(o.mirror && { mirror: true }),
-          ...(o.rateMbps !== undefined && { rateMbps: o.rateMbps }),
-          ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
-          handshakeTimeoutMs: o.timeout * 1000,
-          ...(o.file !== undefined && { file: o.file }),
-        },
+        peer,
         {
           once: !!o.once,
           intervalMs: o.interval * 1000,
@@ -166,51 +151,33 @@ function buildProgram(): Command {
       if (o.once && last?.mirrorHalted !== undefined) throw new CliError(last.mirrorHalted);
     });
 
-  program
+  const watch = program
     .command('watch')
     .description('two-way sync: push local changes to a server started with --allow-push, pull its changes')
     .argument('<host:port>', 'the server, e.g. 192.168.1.20:4455', asArgument(parseHostPort))
-    .argument('<folder>', 'local folder (created if its parent exists)')
-    .option('--accept-first', 'trust the server on first use and pin its fingerprint')
-    .option('--fingerprint <hex>', "the server's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
-    .option('--file <path>', 'watch and sync only this file (relative to the folder)', asArgument(fileOption))
-    .option('--mirror', 'propagate deletes both ways, each into that side\'s .leafsync_trash (never deleted)')
-    .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
-    .option('--rate-mbps <n>', 'limit the transfer rate, in megabits per second, each way', rateOption)
+    .argument('<folder>', 'local folder (created if its parent exists)');
+  withPeerOptions(watch, {
+    file: 'watch and sync only this file (relative to the folder)',
+    mirror: "propagate deletes both ways, each into that side's .leafsync_trash (never deleted)",
+    rate: 'limit the transfer rate, in megabits per second, each way',
+  })
     .option('--pull-interval <seconds>', 'pull remote changes at least this often', positiveSecondsOption, 10)
     .option('--debounce-ms <ms>', 'quiet time after the last local change before pushing', msOption, 500)
-    .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350)', datagramOption)
     .option('--json', 'print one JSON line per cycle')
-    .addOption(new Option('--timeout <seconds>', 'give up connecting after this long').argParser(secondsOption).default(10).hideHelp())
-    .action(async (target, folder: string, o: WatchFlags) => {
+    .action(async (target: HostPort, folder: string, o: WatchFlags) => {
       const out = createOutput(!!o.json);
       const h = home();
-      const [identity, trust, { runWatch }] = await Promise.all([loadOrCreateIdentity(h), TrustStore.load(h), import('../sessions/watch-session.js')]);
+      const [peer, { runWatch }] = await Promise.all([peerSessionOptions(h, target, folder, o), import('../sessions/watch-session.js')]);
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       await runWatch(
-        {
-          target,
-          folder,
-          home: h,
-          trust,
-          identity,
-          policy: { ...(o.acceptFirst && { acceptFirst: true }), ...(o.fingerprint !== undefined && { fingerprint: o.fingerprint }) },
-          streams: o.streams,
-          pullIntervalMs: o.pullInterval * 1000,
-          debounceMs: o.debounceMs,
-          ...(o.mirror && { mirror: true }),
-          ...(o.rateMbps !== undefined && { rateMbps: o.rateMbps }),
-          ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
-          handshakeTimeoutMs: o.timeout * 1000,
-          ...(o.file !== undefined && { file: o.file }),
-        },
+        { ...peer, pullIntervalMs: o.pullInterval * 1000, debounceMs: o.debounceMs },
         {
           signal: stop.signal,
           onConnected: (c) => {
             if (c.newlyPinned) out.notice(`pinned ${c.address} with fingerprint ${c.fingerprint}`);
-            out.notice(`watching ${folder}; this client's fingerprint is ${identity.fingerprint}`);
+            out.notice(`watching ${folder}; this client's fingerprint is ${peer.identity.fingerprint}`);
           },
           onCycle: (r) => {
             const line = describeCycle(r);
@@ -308,32 +275,58 @@ interface ServeFlags {
   json?: boolean;
 }
 
-interface WatchFlags {
+/** The options connect and watch share: which server, how to trust it, what and how fast to sync. */
+interface PeerFlags {
   acceptFirst?: boolean;
   fingerprint?: string;
   file?: string;
   mirror?: boolean;
   streams: number;
   rateMbps?: number;
-  pullInterval: number;
-  debounceMs: number;
   datagramSize?: number;
-  json?: boolean;
   timeout: number;
 }
 
-interface ConnectFlags {
-  acceptFirst?: boolean;
-  fingerprint?: string;
-  file?: string;
-  mirror?: boolean;
-  streams: number;
-  rateMbps?: number;
-  datagramSize?: number;
+interface WatchFlags extends PeerFlags {
+  pullInterval: number;
+  debounceMs: number;
+  json?: boolean;
+}
+
+interface ConnectFlags extends PeerFlags {
   interval: number;
   once?: boolean;
   json?: boolean;
-  timeout: number;
+}
+
+function withPeerOptions(command: Command, help: { file: string; mirror: string; rate: string }): Command {
+  return command
+    .option('--accept-first', 'trust the server on first use and pin its fingerprint')
+    .option('--fingerprint <hex>', "the server's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
+    .option('--file <path>', help.file, asArgument(fileOption))
+    .option('--mirror', help.mirror)
+    .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
+    .option('--rate-mbps <n>', help.rate, rateOption)
+    .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350)', datagramOption)
+    .addOption(new Option('--timeout <seconds>', 'give up connecting after this long').argParser(secondsOption).default(10).hideHelp());
+}
+
+async function peerSessionOptions(home: string, target: HostPort, folder: string, o: PeerFlags) {
+  const [identity, trust] = await Promise.all([loadOrCreateIdentity(home), TrustStore.load(home)]);
+  return {
+    target,
+    folder,
+    home,
+    trust,
+    identity,
+    policy: { ...(o.acceptFirst && { acceptFirst: true }), ...(o.fingerprint !== undefined && { fingerprint: o.fingerprint }) },
+    streams: o.streams,
+    ...(o.mirror && { mirror: true }),
+    ...(o.rateMbps !== undefined && { rateMbps: o.rateMbps }),
+    ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
+    handshakeTimeoutMs: o.timeout * 1000,
+    ...(o.file !== undefined && { file: o.file }),
+  };
 }
 
 function untilSignal(): Promise<void> {

@@ -56,6 +56,8 @@ test('watch: a local edit reaches the server within debounce + 2 s, sending only
   const ms = await until(sameTrees(p.local, p.served), 'the edit on the server', 10_000);
   t.diagnostic(`local edit on the server after ${Math.round(ms)} ms (debounce 300 ms)`);
   assert.ok(ms <= 300 + 2000, `arrived after ${Math.round(ms)} ms`);
+  // The file lands on the server a moment before the cycle that pushed it reports.
+  await p.watch.waitFor((e) => e.event === 'cycle' && (e as unknown as Cycle).filesPushed > 0, 'the pushing cycle', 10_000);
   const pushing = p.cycles().filter((c) => c.filesPushed > 0);
   assert.equal(pushing.length, 1);
   assert.equal(pushing[0]!.trigger, 'local');
@@ -137,6 +139,7 @@ test('watch: 1,000 files created at once go out in one debounced push cycle', as
   }
   const ms = await until(sameTrees(p.local, p.served), 'all 1,000 files on the server', 60_000);
   t.diagnostic(`1,000 files on the server after ${Math.round(ms)} ms`);
+  await p.watch.waitFor((e) => e.event === 'cycle' && (e as unknown as Cycle).filesPushed > 0, 'the pushing cycle', 10_000);
   const pushing = p.cycles().filter((c) => c.filesPushed > 0);
   assert.equal(pushing.length, 1, JSON.stringify(pushing.map((c) => c.filesPushed)));
   assert.equal(pushing[0]!.filesPushed, 1000);

@@ -10,7 +10,7 @@ export type DestBefore = { size: number; mtimeMs: number } | undefined;
  * the new version was being fetched must win over that version, never be overwritten by it.
  */
 export async function assertDestUnchanged(rel: RelPath, destAbs: string, before: DestBefore): Promise<void> {
-  const st = await lstatOrNull(destAbs);
+  const st = lstatOrNull(destAbs);
   if (st === null && before === undefined) return;
   if (st !== null && before !== undefined && st.isFile() && st.size === before.size && Math.floor(st.mtimeMs) === before.mtimeMs) return;
   throw new LocalChangedError(rel);

@@ -21,7 +21,7 @@ import { InsideRoot, validateRelPath } from './safe-path.js';
 import type { ScanWarning } from './scanner.js';
 import { scanFolderOnDisk } from './scanner.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
-import { errCode } from '../fs/fs-errors.js';
+import { errCode, lstatOrNull } from '../fs/fs-errors.js';
 
 export interface LocalFolderSourceOptions {
   /** Serve just this one regular file (single-file session). */
@@ -196,8 +196,8 @@ export class LocalFolderSource implements RemoteFolder {
    * anything else means someone changed it since, and a scan must hash it.
    */
   async remember(path: RelPath, abs: string, written: Pick<FileSummary, 'size' | 'mtimeMs'>, hashes: readonly Uint8Array[]): Promise<void> {
-    const st = await lstat(abs).catch(() => undefined);
-    if (st === undefined || !st.isFile() || st.size !== written.size || Math.floor(st.mtimeMs) !== written.mtimeMs) return;
+    const st = lstatOrNull(abs);
+    if (st === null || !st.isFile() || st.size !== written.size || Math.floor(st.mtimeMs) !== written.mtimeMs) return;
     const entry: Hashed = { ...statKey(st), hashes: [...hashes], root: merkleRoot(hashes) };
     this.cache.set(path, entry);
     if (this.index !== undefined) this.remembered.push({ path, mode: st.mode & 0o777, ...entry });
@@ -353,14 +353,8 @@ function statKey(st: Stats): Identity {
 }
 
 async function lstatFile(rel: RelPath, abs: string): Promise<Stats> {
-  let st: Stats;
-  try {
-    st = await lstat(abs);
-  } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotFoundError(rel);
-    throw err;
-  }
+  const st = lstatOrNull(abs);
+  if (st === null) throw new NotFoundError(rel);
   if (st.isSymbolicLink()) throw new NotRegularFileError(rel, 'a symlink');
   if (!st.isFile()) throw new NotRegularFileError(rel, st.isDirectory() ? 'a directory' : 'a special file');
   return st;

@@ -1,5 +1,6 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { lstatOrNull } from '../fs/fs-errors.js';
 import { UnsafePathError } from './errors.js';
 import type { RelPath } from './types.js';
 
@@ -109,14 +110,9 @@ export class InsideRoot {
         continue;
       }
       const next = join(cur, segment);
-      let st;
-      try {
-        st = await lstat(next);
-      } catch (err) {
-        // Nothing below here exists yet, so nothing below can be a symlink: the path is safe.
-        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) break;
-        throw err;
-      }
+      const st = lstatOrNull(next);
+      // Nothing below here exists yet, so nothing below can be a symlink: the path is safe.
+      if (st === null) break;
       if (st.isSymbolicLink()) {
         let target: string;
         try {

@@ -1,5 +1,5 @@
-import type { Dirent, Stats } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdirSync, type Dirent, type Stats } from 'node:fs';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { IgnoredPathError, InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
 import type { IgnoreMatcher } from './ignore-rules.js';
@@ -56,7 +56,7 @@ export async function scanFolderWithWarnings(
 export async function scanFolderOnDisk(rootAbs: string, opts?: ScanOptions): Promise<ScannedEntryOnDisk[]> {
   const ignored = opts?.ignore ?? (() => false);
   if (opts?.only !== undefined) return [await scanOne(rootAbs, opts.only, ignored)];
-  const rootStat = await lstatOrNull(rootAbs);
+  const rootStat = lstatOrNull(rootAbs);
   // The root may itself be a symlink the user chose; only what is inside is never followed.
   if (rootStat === null) throw new NotFoundError(rootAbs, 'Folder');
   const warn = opts?.onWarning ?? (() => {});
@@ -82,7 +82,8 @@ async function walk(
 ): Promise<void> {
   let dirents: Dirent[];
   try {
-    dirents = await readdir(join(rootAbs, diskDir), { withFileTypes: true });
+    // Synchronous for the same reason as lstat below; the walk yields after every batch.
+    dirents = readdirSync(join(rootAbs, diskDir), { withFileTypes: true });
   } catch (err) {
     if (isRoot) throw err;
     if (errCode(err) === 'ENOENT') return; // deleted while we scanned: nothing to sync
@@ -109,11 +110,13 @@ async function walk(
     seen.add(rel);
     candidates.push({ rel, diskPath });
   }
-  // lstat is ~50 µs here and serial awaits made it most of a warm pass: ask for a batch at once.
+  // lstatOrNull is synchronous (10k files: 65 ms instead of 300-450 ms with promises); batches
+  // keep the event loop free for the transport between them.
   for (let at = 0; at < candidates.length; at += LSTAT_BATCH) {
+    await yieldToEventLoop();
     const batch = candidates.slice(at, at + LSTAT_BATCH);
     // The Dirent type can be stale or unknown on some filesystems; lstat is the truth.
-    const stats = await Promise.all(batch.map((c) => lstatOrNull(join(rootAbs, c.diskPath))));
+    const stats = batch.map((c) => lstatOrNull(join(rootAbs, c.diskPath)));
     for (const [i, { rel, diskPath }] of batch.entries()) {
       const st = stats[i];
       if (!st) continue;
@@ -137,7 +140,7 @@ async function scanOne(rootAbs: string, only: RelPath, ignored: IgnoreMatcher): 
   // Asking for an excluded file by name must not be a way around the rules.
   if (ignored(rel, false)) throw new IgnoredPathError(rel);
   const abs = await resolveInside(rootAbs, rel);
-  const st = await lstatOrNull(abs);
+  const st = lstatOrNull(abs);
   if (st === null) throw new NotFoundError(rel);
   if (!st.isFile()) throw new NotRegularFileError(rel, describe(st));
   return toEntry(rel, rel, st, 'file');

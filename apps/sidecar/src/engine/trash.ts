@@ -33,7 +33,7 @@ export async function moveToTrash(rootAbs: string, rel: RelPath, stamp: string):
   if (isInternalPath(valid)) throw new InternalPathError(valid);
   if (!SAFE_STAMP.test(stamp)) throw new UnsafePathError(stamp, 'trash stamp must be a single plain name');
   const from = await resolveInside(rootAbs, valid);
-  const st = await lstatOrNull(from);
+  const st = lstatOrNull(from);
   if (st === null) throw new NotFoundError(valid);
   // Only what the scanner lists is planned; anything else means the folder changed under us.
   if (!st.isFile()) throw new NotRegularFileError(valid, st.isDirectory() ? 'a directory' : 'a symlink or special file');
@@ -55,7 +55,7 @@ export async function moveToTrash(rootAbs: string, rel: RelPath, stamp: string):
       const dest = await resolveInside(rootAbs, destRel);
       // rename() silently replaces an existing file, so check first. Only another leafsync run
       // on this folder in the same second could race this, and it would pick the same suffixes.
-      if ((await lstatOrNull(dest)) !== null) continue;
+      if ((lstatOrNull(dest)) !== null) continue;
       await rename(from, dest);
       return dest;
     }
@@ -81,7 +81,7 @@ export async function removeEmptyDirs(
       if (isInternalPath(cur) || opts?.keep?.has(cur) === true) break;
       if (gone.has(cur)) continue; // removed via an earlier chain; its parent may be empty now
       const abs = await resolveInside(rootAbs, cur);
-      const st = await lstatOrNull(abs);
+      const st = lstatOrNull(abs);
       if (st === null) continue; // already gone: its parent may still be empty
       if (!st.isDirectory()) break; // rmdir never follows a symlink, but be explicit
       try {

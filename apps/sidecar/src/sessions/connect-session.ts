@@ -12,16 +12,19 @@ import { PairStateFile } from './pair-state.js';
 import { withReconnects, type PeerTarget, type ReconnectHooks } from './reconnecting.js';
 import { destinationFolder } from './local-paths.js';
 
-export interface ConnectOptions extends PeerTarget {
+/** A local folder synced with a peer: what connect and watch both need. */
+export interface FolderSyncOptions extends PeerTarget {
   folder: string;
   file?: RelPath;
-  /** Where the index cache lives (LEAFSYNC_HOME). */
+  /** Where the index cache and saved sync state live (LEAFSYNC_HOME). */
   home: string;
   mirror?: boolean;
   streams?: number;
   /** Megabits per second across all streams and files. */
   rateMbps?: number;
 }
+
+export type ConnectOptions = FolderSyncOptions;
 
 export interface ConnectHooks extends ReconnectHooks {
   /** Stop after one pass. */

@@ -159,7 +159,7 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
 async function keepConflictCopy(paths: InsideRoot, mine: FileSummary, copy: RelPath): Promise<RelPath> {
   const from = await paths.resolve(mine.path);
   let name = copy;
-  for (let n = 2; (await lstatOrNull(await paths.resolve(name))) !== null; n++) name = `${copy}-${n}`;
+  for (let n = 2; (lstatOrNull(await paths.resolve(name))) !== null; n++) name = `${copy}-${n}`;
   await assertDestUnchanged(mine.path, from, mine);
   await rename(from, await paths.resolve(name));
   return name;

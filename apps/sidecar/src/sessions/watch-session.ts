@@ -11,19 +11,13 @@ import { QuicRemoteFolder } from '../protocol/client-session.js';
 import { serveConnection } from '../protocol/server-session.js';
 import { ChangeDebouncer } from './change-debouncer.js';
 import { destinationFolder } from './local-paths.js';
-import { withReconnects, type PeerTarget, type ReconnectHooks } from './reconnecting.js';
+import type { FolderSyncOptions } from './connect-session.js';
+import { withReconnects, type ReconnectHooks } from './reconnecting.js';
 import { SyncBaseStore } from './sync-base-store.js';
 import { runWatchCycle } from './watch-cycle.js';
 
-export interface WatchOptions extends PeerTarget {
-  folder: string;
-  file?: RelPath;
-  /** Where the index cache and the sync state live (LEAFSYNC_HOME). */
-  home: string;
-  mirror?: boolean;
-  streams?: number;
-  /** Megabits per second for what we fetch and what we serve to the server. */
-  rateMbps?: number;
+/** `rateMbps` holds for what we fetch and for what we serve to the server. */
+export interface WatchOptions extends FolderSyncOptions {
   /** Pull remote changes at least this often. */
   pullIntervalMs: number;
   /** Quiet time after the last local change before pushing. */

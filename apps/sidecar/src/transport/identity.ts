@@ -3,7 +3,7 @@
  * certificate. Peers pin the certificate's SHA-256 fingerprint, so the files
  * must survive restarts unchanged and must never be silently replaced.
  */
-import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -76,10 +76,11 @@ export async function loadOrCreateIdentity(home: string): Promise<Identity> {
 }
 
 async function parseIdentity(keyPem: string, certPem: string, keyPath: string, certPath: string): Promise<Identity> {
-  const x509 = await loadX509();
-  let cert: X509.X509Certificate;
+  // Node's own X509Certificate reads an existing identity; @peculiar/x509 (slow to load) is only
+  // needed to create one.
+  let cert: X509Certificate;
   try {
-    cert = new x509.X509Certificate(certPem);
+    cert = new X509Certificate(certPem);
   } catch (cause) {
     throw corrupt(certPath, 'is not a valid PEM X.509 certificate', cause);
   }
@@ -91,10 +92,10 @@ async function parseIdentity(keyPem: string, certPem: string, keyPath: string, c
   }
   // A key/cert pair from different generations would pass parsing but fail
   // every handshake with an obscure TLS error; catch it here instead.
-  if (!keySpki.equals(Buffer.from(cert.publicKey.rawData))) {
+  if (!keySpki.equals(cert.publicKey.export({ type: 'spki', format: 'der' }))) {
     throw corrupt(keyPath, `does not match the certificate in ${certPath}`);
   }
-  const certDer = new Uint8Array(cert.rawData);
+  const certDer = new Uint8Array(cert.raw);
   return { keyPem, certPem, certDer, fingerprint: fingerprintOf(certDer) };
 }
 
