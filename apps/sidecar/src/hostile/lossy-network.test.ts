@@ -17,7 +17,7 @@ function lossyTree(): TreeSpec {
   return spec;
 }
 
-test('a sync through 5% loss, duplication, reordering and a 10 s blackout completes with identical trees', { timeout: 90_000 }, async (t) => {
+test('a sync through 5% loss, duplication, reordering and a 10 s blackout completes with identical trees', { timeout: 130_000 }, async (t) => {
   const [served, dest, sh, ch] = await tempDirs(t, 'served', 'dest', 'sh', 'ch');
   await writeTree(served, lossyTree());
   const server = await startServeProcess(t, sh, served);
@@ -36,7 +36,7 @@ test('a sync through 5% loss, duplication, reordering and a 10 s blackout comple
   const atBlackout = relay.stats();
   relay.blackout(BLACKOUT_MS);
   const blackoutStarted = Date.now();
-  const pass = await client.waitFor((e) => e.event === 'pass', 'the pass line', 60_000);
+  const pass = await client.waitFor((e) => e.event === 'pass', 'the pass line', 90_000);
   const exited = await client.exited;
   assert.equal(exited.code, 0, client.stderr);
   assert.ok(Date.now() - blackoutStarted >= BLACKOUT_MS, 'the pass could not finish before the link came back');

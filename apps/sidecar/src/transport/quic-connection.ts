@@ -30,6 +30,14 @@ const CLOSE_HARD_DEADLINE_MS = 5000;
 /** Datagrams per send batch buffer. */
 const BATCH_SLOTS = 64;
 const READ_SCRATCH_BYTES = 256 * 1024;
+/**
+ * Datagrams one flush may hand to the socket before yielding to the event loop. quiche's send()
+ * normally says Done once the congestion window is used, but a client closing a connection whose
+ * handshake the server has not confirmed yet was seen returning a 76-byte CONNECTION_CLOSE on
+ * every call, forever: without a cap the loop never ended, never ran the timer that would have
+ * closed it, and allocated send buffers until the process ran out of memory.
+ */
+const MAX_DATAGRAMS_PER_FLUSH = 4096;
 
 /**
  * A buffer carved into datagram-sized slots. It goes back to the pool once
@@ -153,17 +161,20 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
       }
       if (this.openWaiters.length > 0) this.admitOpeners();
     }
-    this.sendAll();
+    const capped = this.sendAll();
     // Draining means the peer closed: nothing may be sent any more, so waiting out the 3×PTO
     // draining period would only delay telling the application.
     if (conn.isClosed() || conn.isDraining()) {
       this.finish();
       return;
     }
+    // More to send: carry on next turn, after timers (a closing connection's timer ends it).
+    if (capped && !this.closing) this.scheduleFlush();
     this.armTimer();
   };
 
-  private sendAll(): void {
+  /** Sends what quiche has, up to MAX_DATAGRAMS_PER_FLUSH; returns true if it stopped at the cap. */
+  private sendAll(): boolean {
     const conn = this.conn;
     const size = this.slotSize;
     let batch = this.takeBatch();
@@ -171,7 +182,13 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     // datagram is known and alone carries the release callback.
     let heldOffset = -1;
     let heldLength = 0;
+    let sent = 0;
+    let capped = false;
     for (;;) {
+      if (sent === MAX_DATAGRAMS_PER_FLUSH) {
+        capped = true;
+        break;
+      }
       if (batch.used === BATCH_SLOTS) {
         this.sink.send(batch.buf, heldOffset, heldLength, batch.release);
         heldOffset = -1;
@@ -188,9 +205,11 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
       heldOffset = batch.used * size;
       heldLength = r[0];
       batch.used++;
+      sent++;
     }
     if (heldOffset >= 0) this.sink.send(batch.buf, heldOffset, heldLength, batch.release);
     else this.batchPool.push(batch);
+    return capped;
   }
 
   private takeBatch(): SendBatch {
@@ -353,7 +372,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   sendNow(): void {
     if (this.finished) return;
-    this.sendAll();
+    if (this.sendAll() && !this.closing) this.scheduleFlush();
     this.armTimer();
   }
 
