@@ -11,6 +11,12 @@ export const ALPN = 'leafsync/1';
 /** One frame holds at most one chunk plus its envelope; control messages are batched to stay under it. */
 export const MAX_FRAME_BYTES = CHUNK_SIZE + 64 * 1024;
 export const MAX_PATH_BYTES = 4096;
+/**
+ * The largest request a server reads (a chunk request with the most indices and the longest
+ * path is ~41 KiB). Kept far below MAX_FRAME_BYTES, so a client that opens many streams and
+ * never finishes its requests cannot make the server hold a chunk-sized buffer for each.
+ */
+export const MAX_REQUEST_BYTES = 64 * 1024;
 export const HASH_BYTES = 32;
 /** Hashes per hash-batch frame: 32 Ki × 32 B = 1 MiB. */
 export const HASHES_PER_BATCH = 32 * 1024;

@@ -8,7 +8,7 @@ import {
   ENTRIES_PER_BATCH,
   HASHES_PER_BATCH,
   HASH_BYTES,
-  MAX_FRAME_BYTES,
+  MAX_REQUEST_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   RequestRefusedError,
@@ -53,7 +53,7 @@ export async function serveConnection(conn: QuicConnection, folder: ServedFolder
 
 async function serveStream(stream: QuicStream, folder: ServedFolder, state: ConnectionState): Promise<void> {
   try {
-    const frames = readFrames(stream, MAX_FRAME_BYTES);
+    const frames = readFrames(stream, MAX_REQUEST_BYTES);
     const first = await frames.next();
     if (first.done) throw new ProtocolError('stream closed before a request');
     const req = expectMessage(request, first.value, 'request');
