@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fsyncSync, mkdtempSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SeededStream, readThrough, writeSeededFile, writeSmallTree } from './lib/data.js';
 import { CLI, LeafsyncServer, REPO, leafsyncContinuous, leafsyncPull, type NodeFlags, type PassLine } from './lib/leafsync.js';
@@ -289,6 +289,47 @@ class LeafsyncSeries {
 
   async stop(): Promise<void> {
     await this.server.stop();
+  }
+}
+
+/**
+ * One round of W3/W4 after an edit of `source`: each tool in rotated order (or, on the extra
+ * wire run k === RUNS, leafsync alone through the clean relay) syncs the file with the same
+ * page-cache preparation, and every copy is checked by SHA-256 against the edited source.
+ */
+async function syncEditedFile(o: {
+  id: string;
+  k: number;
+  source: string;
+  sourceDir: string;
+  dests: { ls: string; rs: string; st: string };
+  tools: { ls: ToolResult; rs: ToolResult; stq: ToolResult };
+  series: LeafsyncSeries;
+  stFolder: string | undefined;
+}): Promise<void> {
+  const { id, k, source, dests, series, stFolder } = o;
+  const { ls, rs, stq } = o.tools;
+  const wireRun = k === RUNS;
+  const name = basename(source);
+  const want = await sha256File(source);
+  for (const tr of wireRun ? [ls] : rotate(stFolder ? [ls, rs, stq] : [ls, rs], k)) {
+    log(`${id} run ${k + 1}/${RUNS}${wireRun ? ' (leafsync through the clean relay, for wire bytes)' : `: ${tr.tool}`}`);
+    if (tr === ls) {
+      await prepareCache([source, join(dests.ls, name)]);
+      const r = await series.timed(k, wireRun);
+      if (wireRun) ls.relayWire = relayWire(r.relay!, r.sample.wallMs);
+      else ls.samples.push(r.sample);
+      await expectSameFile(join(dests.ls, name), want, `${id} leafsync run ${k}`);
+    } else if (tr === stq) {
+      await prepareCache([source, join(dests.st, name)]);
+      stq.samples.push(await syncthingAgain(syncthing!, stFolder!, statSync(source).size, k));
+      await expectSameFile(join(dests.st, name), want, `${id} syncthing run ${k}`);
+    } else {
+      await prepareCache([source, join(dests.rs, name)]);
+      rs.samples.push(await rsyncAgain(o.sourceDir, dests.rs, k));
+      await expectSameFile(join(dests.rs, name), want, `${id} rsync run ${k}`);
+    }
+    log(`  ${((wireRun ? ls.relayWire!.wallMs : tr.samples.at(-1)!.wallMs) / 1000).toFixed(2)} s`);
   }
 }
 
@@ -637,28 +678,8 @@ async function main(): Promise<void> {
       // Prime rsync the same way (untimed): its destination matches the source before the first edit.
       await rsyncAgain(bigDir, rsDest, -1);
       for (let k = 0; k <= RUNS; k++) {
-        const wireRun = k === RUNS;
         overwrite(bigFile, offset, new SeededStream(`w3-${k}`).next(MiB)); // Syncthing's copy is a hard link: edited too
-        const want = await sha256File(bigFile);
-        for (const tr of wireRun ? [ls] : rotate(stFolder ? [ls, rs, stq] : [ls, rs], k)) {
-          log(`W3 run ${k + 1}/${RUNS}${wireRun ? ' (leafsync through the clean relay, for wire bytes)' : `: ${tr.tool}`}`);
-          if (tr === ls) {
-            await prepareCache([bigFile, join(lsDest, 'big.bin')]);
-            const r = await series.timed(k, wireRun);
-            if (wireRun) ls.relayWire = relayWire(r.relay!, r.sample.wallMs);
-            else ls.samples.push(r.sample);
-            await expectSameFile(join(lsDest, 'big.bin'), want, `W3 leafsync run ${k}`);
-          } else if (tr === stq) {
-            await prepareCache([bigFile, join(stDest, 'big.bin')]);
-            stq.samples.push(await syncthingAgain(syncthing!, stFolder!, SIZES.big, k));
-            await expectSameFile(join(stDest, 'big.bin'), want, `W3 syncthing run ${k}`);
-          } else {
-            await prepareCache([bigFile, join(rsDest, 'big.bin')]);
-            rs.samples.push(await rsyncAgain(bigDir, rsDest, k));
-            await expectSameFile(join(rsDest, 'big.bin'), want, `W3 rsync run ${k}`);
-          }
-          log(`  ${((wireRun ? ls.relayWire!.wallMs : tr.samples.at(-1)!.wallMs) / 1000).toFixed(2)} s`);
-        }
+        await syncEditedFile({ id: 'W3', k, source: bigFile, sourceDir: bigDir, dests: { ls: lsDest, rs: rsDest, st: stDest }, tools: { ls, rs, stq }, series, stFolder });
       }
     } finally {
       await series.stop();
@@ -693,34 +714,13 @@ async function main(): Promise<void> {
     try {
       await rsyncAgain(insDir, rsDest, -1);
       for (let k = 0; k <= RUNS; k++) {
-        const wireRun = k === RUNS;
         insertBytes(insFile, 4096, new SeededStream(`w4-${k}`).next(100));
         if (stFolder) {
           // The new version was renamed in: hard-link it into Syncthing's folder too.
           rmSync(join(stIns, 'insert.bin'));
           linkSync(insFile, join(stIns, 'insert.bin'));
         }
-        const want = await sha256File(insFile);
-        const size = statSync(insFile).size;
-        for (const tr of wireRun ? [ls] : rotate(stFolder ? [ls, rs, stq] : [ls, rs], k)) {
-          log(`W4 run ${k + 1}/${RUNS}${wireRun ? ' (leafsync through the clean relay, for wire bytes)' : `: ${tr.tool}`}`);
-          if (tr === ls) {
-            await prepareCache([insFile, join(lsDest, 'insert.bin')]);
-            const r = await series.timed(k, wireRun);
-            if (wireRun) ls.relayWire = relayWire(r.relay!, r.sample.wallMs);
-            else ls.samples.push(r.sample);
-            await expectSameFile(join(lsDest, 'insert.bin'), want, `W4 leafsync run ${k}`);
-          } else if (tr === stq) {
-            await prepareCache([insFile, join(stDest, 'insert.bin')]);
-            stq.samples.push(await syncthingAgain(syncthing!, stFolder!, size, k));
-            await expectSameFile(join(stDest, 'insert.bin'), want, `W4 syncthing run ${k}`);
-          } else {
-            await prepareCache([insFile, join(rsDest, 'insert.bin')]);
-            rs.samples.push(await rsyncAgain(insDir, rsDest, k));
-            await expectSameFile(join(rsDest, 'insert.bin'), want, `W4 rsync run ${k}`);
-          }
-          log(`  ${((wireRun ? ls.relayWire!.wallMs : tr.samples.at(-1)!.wallMs) / 1000).toFixed(2)} s`);
-        }
+        await syncEditedFile({ id: 'W4', k, source: insFile, sourceDir: insDir, dests: { ls: lsDest, rs: rsDest, st: stDest }, tools: { ls, rs, stq }, series, stFolder });
       }
     } finally {
       await series.stop();
