@@ -6,6 +6,7 @@ import { utimesSeconds } from './staging-file.js';
 import type { LocalFolderSource } from './folder-source.js';
 import { transferFile, type TransferContext, type TransferResult } from './file-transfer.js';
 import { EngineError } from './errors.js';
+import { assertRoomFor } from './disk-space.js';
 
 /** The server's file changed between its summary and its chunk hashes: try again next pass. */
 export class RemoteChangedError extends EngineError {
@@ -43,7 +44,9 @@ export async function syncFileFrom(
   }
   // A file of one chunk is checked against its root directly: no chunk-hash round trip.
   const count = chunkCount(file.size);
-  const remoteHashes = count > 1 ? await remote.chunkHashes(file.path) : undefined;
+  // Only a multi-chunk file can be big enough to matter, and only it costs a hash round trip.
+  if (count > 1) await assertRoomFor(ctx.localRoot, file, existing);
+  const remoteHashes = count > 1 ? await remote.chunkHashes(file.path, count) : undefined;
   if (remoteHashes && (remoteHashes.length !== count || !bytesEqual(merkleRoot(remoteHashes), file.root))) {
     throw new RemoteChangedError(file.path);
   }

@@ -38,7 +38,11 @@ export interface SummaryRequest {
 /** What the engine needs from the other side: implemented in memory by LocalFolderSource and over QUIC by the protocol client. */
 export interface RemoteFolder {
   summary(request?: SummaryRequest): Promise<FolderSummary>;
-  chunkHashes(path: RelPath): Promise<Uint8Array[]>;
+  /**
+   * `expectedCount` is what the caller's summary implies; a remote that announces a different
+   * count is refused before its list is read, so a lying peer cannot make us buffer hashes.
+   */
+  chunkHashes(path: RelPath, expectedCount?: number): Promise<Uint8Array[]>;
   /** Streams the requested chunks; onChunk is awaited before the next chunk is delivered (backpressure). */
   fetchChunks(path: RelPath, indices: number[], onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void>;
 }

@@ -52,9 +52,10 @@ test('a destination that runs out of space fails clearly, keeps the old file, an
   const dest = join(disk, 'dest');
   const oldBig = seededBytes('disk-old', 2 * CHUNK_SIZE);
   await writeTree(dest, { 'big.bin': oldBig, 'keep.txt': 'kept\n' });
-  // Leaves about 4 MiB free: not enough to stage the 6 MiB new version beside the old one.
+  // Leaves about 4.5 MiB free: counting the old copy's 2 MiB, the 6 MiB new version passes the
+  // free-space pre-check, but staging it beside the old one really runs out of space.
   const filler = join(disk, 'filler.bin');
-  await writeFile(filler, Buffer.alloc(10 * CHUNK_SIZE, 1));
+  await writeFile(filler, Buffer.alloc(9.5 * CHUNK_SIZE, 1));
   await writeTree(served, { 'big.bin': seededBytes('disk-new', 6 * CHUNK_SIZE + 99), 'keep.txt': 'kept\n', 'small/a.txt': 'a\n', 'small/b.txt': 'b\n' });
   const server = await startServeProcess(t, sh, served);
 
@@ -64,6 +65,7 @@ test('a destination that runs out of space fails clearly, keeps the old file, an
   assert.doesNotMatch(full.stderr, /\n\s+at /);
   const pass = passLines(full)[0] as unknown as { failures: Array<{ path: string; code: string; message: string }> };
   assert.deepEqual(pass.failures.map((f) => [f.path, f.code]), [['big.bin', 'ENOSPC']]);
+  assert.match(pass.failures[0]!.message, /^ENOSPC: no space left on device/, 'a write that really ran out of space, not the pre-check');
   assert.equal(sha(await readFile(join(dest, 'big.bin'))), sha(oldBig), 'the old file is intact');
   const tree = await hashTree(dest);
   assert.equal(tree.get('small/a.txt'), sha('a\n'), 'files that fit still arrived');

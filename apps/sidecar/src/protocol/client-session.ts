@@ -1,8 +1,11 @@
 import type { QuicConnection } from '../transport/types.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder, SummaryRequest } from '../engine/types.js';
+import { RemoteChangedError } from '../engine/sync-file.js';
 import { encodeFrame, readFrames } from './frame-codec.js';
 import {
   HASH_BYTES,
+  LISTING_BYTES_PER_ENTRY,
+  MAX_LISTING_BYTES,
   MAX_FRAME_BYTES,
   MAX_INDICES_PER_REQUEST,
   PROTOCOL_VERSION,
@@ -57,18 +60,28 @@ export class QuicRemoteFolder implements RemoteFolder {
       return { root: head.root, entries: [], unchanged: true };
     }
     const entries: FileSummary[] = [];
+    let listed = 0;
     while (entries.length < head.count) {
       const batch = expectMessage(entriesBatch, await nextOrFail(frames, 'summary'), 'summary batch');
       if (entries.length + batch.entries.length > head.count) throw new ProtocolError('server sent more entries than it announced');
+      for (const e of batch.entries) listed += Buffer.byteLength(e.path) + LISTING_BYTES_PER_ENTRY;
+      if (listed > MAX_LISTING_BYTES) {
+        throw new ProtocolError(
+          `the server's listing passed ${MAX_LISTING_BYTES >> 20} MiB after ${entries.length} entries, more than one folder may list; ` +
+            'sync a subfolder (serve it on its own) instead',
+        );
+      }
       entries.push(...batch.entries);
     }
     await drainEnd(frames);
     return { root: head.root, entries };
   }
 
-  async chunkHashes(path: RelPath): Promise<Uint8Array[]> {
+  async chunkHashes(path: RelPath, expectedCount?: number): Promise<Uint8Array[]> {
     const frames = await request(this.conn, { t: 'hashes', path });
     const head = expectMessage(hashesHead, await nextOrFail(frames, 'chunk hashes'), 'chunk hashes');
+    // Not the file its summary described (it changed since, or the server lies): stop before reading the list.
+    if (expectedCount !== undefined && head.count !== expectedCount) throw new RemoteChangedError(path);
     const hashes: Uint8Array[] = [];
     while (hashes.length < head.count) {
       const batch = expectMessage(hashBatch, await nextOrFail(frames, 'chunk hashes'), 'chunk hash batch');

@@ -25,7 +25,14 @@ export const ENTRIES_PER_BATCH = 200;
 export const MAX_INDICES_PER_REQUEST = 4096;
 /** Largest file we accept a description of: 2^50 bytes (1 PiB) keeps sizes exact in a double. */
 export const MAX_FILE_SIZE = 2 ** 50;
-export const MAX_ENTRIES = 10_000_000;
+/**
+ * A listing is held whole in memory (the planner needs every path), at about 250 bytes per entry
+ * plus its path. Its budget lets a folder of ~2 million files through and stops a server that
+ * floods us with entries before it can exhaust the client's memory.
+ */
+export const MAX_LISTING_BYTES = 512 * 1024 * 1024;
+export const LISTING_BYTES_PER_ENTRY = 256;
+export const MAX_ENTRIES = 2_000_000;
 
 const wirePath = z.string().min(1).max(MAX_PATH_BYTES);
 const count = z.number().int().min(0);

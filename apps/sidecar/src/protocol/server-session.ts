@@ -6,6 +6,7 @@ import { PushReceiver, type PushTarget } from './push-receiver.js';
 import { fingerprintOf } from '../transport/identity.js';
 import {
   ENTRIES_PER_BATCH,
+  MAX_ENTRIES,
   HASHES_PER_BATCH,
   HASH_BYTES,
   MAX_REQUEST_BYTES,
@@ -105,6 +106,9 @@ async function answer(stream: QuicStream, req: Request, folder: ServedFolder, st
       if (req.known !== undefined && bytesEqual(req.known, root)) {
         await send({ t: 'summary-head', root, count: 0, unchanged: true });
         return;
+      }
+      if (entries.length > MAX_ENTRIES) {
+        throw new RequestRefusedError('TOO_MANY_ENTRIES', `this folder has ${entries.length} entries, more than the ${MAX_ENTRIES} one listing may hold; serve a subfolder instead`);
       }
       await send({ t: 'summary-head', root, count: entries.length });
       for (let at = 0; at < entries.length; at += ENTRIES_PER_BATCH) {

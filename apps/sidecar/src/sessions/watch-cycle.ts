@@ -90,7 +90,7 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
       // The listing we planned with, so the pass does not ask for it again.
       const planned: RemoteFolder = {
         summary: async () => first.there,
-        chunkHashes: (p) => ctx.remote.chunkHashes(p),
+        chunkHashes: (p, expected) => ctx.remote.chunkHashes(p, expected),
         fetchChunks: (p, indices, onChunk) => ctx.remote.fetchChunks(p, indices, onChunk),
       };
       const pulled = await pullPass(planned, ctx.folder, {

@@ -101,7 +101,7 @@ function isWatched(folder: string, abs: string, only: RelPath | undefined): bool
 function rateLimited(source: RemoteFolder, limiter: RateLimiter, signal: AbortSignal | undefined): RemoteFolder {
   return {
     summary: (req) => source.summary(req),
-    chunkHashes: (path) => source.chunkHashes(path),
+    chunkHashes: (path, expected) => source.chunkHashes(path, expected),
     fetchChunks: (path, indices, onChunk) =>
       source.fetchChunks(path, indices, async (index, data) => {
         await limiter.take(data.length, signal);

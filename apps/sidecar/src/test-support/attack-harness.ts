@@ -30,6 +30,11 @@ export const HONEST = {
 };
 /** A healthy client syncing this tree stays well under this; a client that buffers a flood does not. */
 const RSS_LIMIT = 400 * 1024 * 1024;
+/**
+ * A listing flood is stopped by the listing budget (MAX_LISTING_BYTES, sized for a folder of ~2
+ * million files), not sooner: about 1 GiB of RSS when it is hit, under 4 GiB (the heap limit).
+ */
+export const LISTING_FLOOD_RSS_LIMIT = 1536 * 1024 * 1024;
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -89,7 +94,7 @@ async function syncInProcess(f: Fixture, address: string): Promise<SyncOutcome> 
 }
 
 /** `connect --once` as a real process, with an RSS watchdog that kills it past RSS_LIMIT. */
-async function syncInChild(t: TestContext, f: Fixture, address: string): Promise<SyncOutcome> {
+async function syncInChild(t: TestContext, f: Fixture, address: string, rssLimit = RSS_LIMIT): Promise<SyncOutcome> {
   const cli = startConnectProcess(t, f.home, [address, f.dest, '--accept-first', '--once']);
   const outcome: SyncOutcome = { errorText: '', ok: false, failureCodes: [], peak: 0, overLimit: false };
   const watchdog = setInterval(() => {
@@ -97,7 +102,7 @@ async function syncInChild(t: TestContext, f: Fixture, address: string): Promise
     const rss = pid === undefined || !cli.running ? undefined : rssBytes(pid);
     if (rss === undefined) return;
     outcome.peak = Math.max(outcome.peak, rss);
-    if (rss > RSS_LIMIT) {
+    if (rss > rssLimit) {
       outcome.overLimit = true;
       cli.child.kill('SIGKILL');
     }
@@ -126,7 +131,7 @@ async function honestServer(t: TestContext): Promise<{ address: string; tree: Ma
 
 export async function attack(
   t: TestContext,
-  opts: { entries: FakeEntry[]; script?: Script; expect: Expect; setup?: (f: Fixture) => Promise<void>; inChild?: boolean },
+  opts: { entries: FakeEntry[]; script?: Script; expect: Expect; setup?: (f: Fixture) => Promise<void>; inChild?: boolean; rssLimit?: number },
 ): Promise<MaliciousServer> {
   const f = await fixture(t);
   await opts.setup?.(f);
@@ -137,9 +142,10 @@ export async function attack(
   const evil = await MaliciousServer.start({ identity: await loadOrCreateIdentity(await tempDir(t, 'evil-id')), entries: opts.entries, ...(opts.script && { script: opts.script }) });
   t.after(() => evil.close());
   const address = `${evil.address.host}:${evil.address.port}`;
-  const run = opts.inChild ? await syncInChild(t, f, address) : await syncInProcess(f, address);
+  const rssLimit = opts.rssLimit ?? RSS_LIMIT;
+  const run = opts.inChild ? await syncInChild(t, f, address, rssLimit) : await syncInProcess(f, address);
 
-  assert.equal(run.overLimit, false, `client RSS exceeded ${RSS_LIMIT >> 20} MiB (peak ${run.peak >> 20} MiB)`);
+  assert.equal(run.overLimit, false, `client RSS exceeded ${rssLimit >> 20} MiB (peak ${run.peak >> 20} MiB)`);
   assert.equal(run.ok, false, 'the pass is reported as failed');
   assert.match(run.errorText, opts.expect.error);
   if (opts.expect.failureCodes) assert.deepEqual(run.failureCodes, [...opts.expect.failureCodes].sort());
