@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { CHUNK_SIZE } from '../engine/chunking.js';
-import { passLines, runCli, startConnectProcess, startServeProcess } from '../test-support/cli-process.js';
+import { startConnectProcess, startServeProcess } from '../test-support/cli-process.js';
 import { hashTree, seededBytes, tempDirs, writeTree, type TreeSpec } from '../test-support/trees.js';
 import { UdpRelay } from '../test-support/udp-relay.js';
 
@@ -36,20 +36,10 @@ test('a sync through 5% loss, duplication, reordering and a 10 s blackout comple
   const atBlackout = relay.stats();
   relay.blackout(BLACKOUT_MS);
   const blackoutStarted = Date.now();
-  // Known open bug (#7 note): about one session in three stalls after the blackout with the
-  // connection alive and no stream making progress. Until the transport is fixed, a stalled
-  // session is killed and a new `connect --once` must finish the job from what was staged;
-  // the stall is printed so it stays visible in every log.
-  let pass = await client.waitFor((e) => e.event === 'pass', 'the pass line', 60_000).catch(() => undefined);
-  if (pass === undefined) {
-    console.log('lossy: STALL: the first session made no progress 60 s after the blackout; killing it and resuming');
-    await client.kill('SIGKILL');
-    const resumed = await runCli(['connect', `${relay.address.host}:${relay.address.port}`, dest, '--once', '--json'], { home: ch, timeoutMs: 60_000 });
-    assert.equal(resumed.code, 0, resumed.stderr);
-    pass = passLines(resumed)[0] as unknown as Record<string, unknown>;
-  } else {
-    assert.equal((await client.exited).code, 0, client.stderr);
-  }
+  // quiche can strand a stream's data after the blackout; the stuck-stream check resets it and
+  // the request is asked again (transport/quic-connection.ts), so the one session must finish.
+  const pass = await client.waitFor((e) => e.event === 'pass', 'the pass line', 90_000);
+  assert.equal((await client.exited).code, 0, client.stderr);
   assert.ok(Date.now() - blackoutStarted >= BLACKOUT_MS, 'the pass could not finish before the link came back');
   assert.deepEqual(pass.failures, []);
   assert.deepEqual(await hashTree(dest), await hashTree(served));

@@ -1,4 +1,5 @@
 import type { QuicConnection } from '../transport/types.js';
+import { QuicStreamResetError } from '../transport/errors.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder, SummaryRequest } from '../engine/types.js';
 import { RemoteChangedError } from '../engine/sync-file.js';
 import { encodeFrame, readFrames } from './frame-codec.js';
@@ -47,7 +48,11 @@ export class QuicRemoteFolder implements RemoteFolder {
     return new QuicRemoteFolder(conn, w.file, opts.only ?? w.file);
   }
 
-  async summary(req: SummaryRequest = {}): Promise<FolderSummary> {
+  summary(req: SummaryRequest = {}): Promise<FolderSummary> {
+    return retryStuck(() => this.summaryOnce(req));
+  }
+
+  private async summaryOnce(req: SummaryRequest): Promise<FolderSummary> {
     const frames = await request(this.conn, {
       t: 'summary',
       ...(this.only !== undefined && { only: this.only }),
@@ -77,7 +82,11 @@ export class QuicRemoteFolder implements RemoteFolder {
     return { root: head.root, entries };
   }
 
-  async chunkHashes(path: RelPath, expectedCount?: number): Promise<Uint8Array[]> {
+  chunkHashes(path: RelPath, expectedCount?: number): Promise<Uint8Array[]> {
+    return retryStuck(() => this.chunkHashesOnce(path, expectedCount));
+  }
+
+  private async chunkHashesOnce(path: RelPath, expectedCount: number | undefined): Promise<Uint8Array[]> {
     const frames = await request(this.conn, { t: 'hashes', path });
     const head = expectMessage(hashesHead, await nextOrFail(frames, 'chunk hashes'), 'chunk hashes');
     // Not the file its summary described (it changed since, or the server lies): stop before reading the list.
@@ -95,16 +104,20 @@ export class QuicRemoteFolder implements RemoteFolder {
 
   async fetchChunks(path: RelPath, indices: number[], onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void> {
     for (let at = 0; at < indices.length; at += MAX_INDICES_PER_REQUEST) {
-      const wanted = indices.slice(at, at + MAX_INDICES_PER_REQUEST);
-      const pending = new Set(wanted);
-      const frames = await request(this.conn, { t: 'chunks', path, indices: wanted });
-      for await (const message of frames) {
-        const c = expectMessage(chunk, message, 'chunk');
-        if (!pending.delete(c.i)) throw new ProtocolError(`server sent chunk ${c.i} of ${path}, which was not asked for`);
-        await onChunk(c.i, c.data);
-      }
-      if (pending.size > 0) throw new ProtocolError(`server ended the transfer of ${path} with ${pending.size} chunks missing`);
+      const pending = new Set(indices.slice(at, at + MAX_INDICES_PER_REQUEST));
+      // A retry asks only for what has not arrived yet.
+      await retryStuck(() => this.fetchPending(path, pending, onChunk));
     }
+  }
+
+  private async fetchPending(path: RelPath, pending: Set<number>, onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void> {
+    const frames = await request(this.conn, { t: 'chunks', path, indices: [...pending] });
+    for await (const message of frames) {
+      const c = expectMessage(chunk, message, 'chunk');
+      if (!pending.delete(c.i)) throw new ProtocolError(`server sent chunk ${c.i} of ${path}, which was not asked for`);
+      await onChunk(c.i, c.data);
+    }
+    if (pending.size > 0) throw new ProtocolError(`server ended the transfer of ${path} with ${pending.size} chunks missing`);
   }
 
   /**
@@ -124,6 +137,20 @@ export class QuicRemoteFolder implements RemoteFolder {
     const frames = await request(this.conn, { t: 'delete', path, base });
     expectMessage(deleted, await nextOrFail(frames, 'delete'), 'delete result');
     await drainEnd(frames);
+  }
+}
+
+/** A request whose answer the server's QUIC stack reported stuck is asked again, a few times. */
+const STUCK_RETRIES = 3;
+
+/** Runs a request that is safe to repeat (summary, hashes, chunks) again after a stuck answer. */
+async function retryStuck<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof QuicStreamResetError && err.stuck) || tries > STUCK_RETRIES) throw err;
+    }
   }
 }
 

@@ -44,6 +44,12 @@ export class QuicConnectionClosedError extends TransportError {
   }
 }
 
+/**
+ * Application code of a reset that means "this stream's data got stuck in the sender's QUIC
+ * stack, ask again" (see QuicConnectionImpl's stuck-stream check); the request is safe to retry.
+ */
+export const STREAM_STUCK_CODE = 0x5354;
+
 /** The peer reset (or stopped) a stream; `appCode` is the peer's application error code. */
 export class QuicStreamResetError extends TransportError {
   readonly streamId: number;
@@ -52,6 +58,11 @@ export class QuicStreamResetError extends TransportError {
     super('QUIC_STREAM_RESET', message);
     this.streamId = streamId;
     this.appCode = appCode;
+  }
+
+  /** The sender gave up on delivering this stream's data; the same request on a new stream will work. */
+  get stuck(): boolean {
+    return this.appCode === STREAM_STUCK_CODE;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { Connection, ConnectionError, RecvInfo } from '@matrixai/quic/native/types.js';
-import { QuicConnectionClosedError, QuicStreamStateError } from './errors.js';
+import { QuicConnectionClosedError, QuicStreamStateError, STREAM_STUCK_CODE } from './errors.js';
 import { AsyncQueue } from './quic-async-queue.js';
 import { KEEPALIVE_MS } from './quic-config.js';
 import { formatHostPort } from './address.js';
@@ -38,6 +38,17 @@ const READ_SCRATCH_BYTES = 256 * 1024;
  * closed it, and allocated send buffers until the process ran out of memory.
  */
 const MAX_DATAGRAMS_PER_FLUSH = 4096;
+/**
+ * quiche (0.18, in @matrixai/quic) can lose track of a stream's data after heavy loss: the
+ * stream stays in its map with bytes never acknowledged, nothing is in flight, no loss timer is
+ * armed, and the data is never sent again. The reader then waits forever on a live connection
+ * (seen about one run in three after a 10 s blackout with 5% loss). A stream we finished writing
+ * that quiche still holds is stuck when the only timer left is the idle one (a loss or probe
+ * timer would be far shorter) for this many keep-alive checks in a row; it is then reset with
+ * STREAM_STUCK_CODE, which tells the reader to ask again on a new stream.
+ */
+const STUCK_CHECKS = 2;
+const LOSS_TIMER_BOUND_MS = 10_000;
 
 /**
  * A buffer carved into datagram-sized slots. It goes back to the pool once
@@ -83,6 +94,8 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   /** Peer-initiated stream IDs below this were surfaced or are in skippedPeerStreams (IDs are never reused). */
   private nextPeerStreamId: number;
   private readonly skippedPeerStreams = new Set<number>();
+  /** Streams we finished with whose data quiche has not yet seen acknowledged: id → stuck checks so far. */
+  private readonly unacked = new Map<number, number>();
 
   private readonly batchPool: SendBatch[] = [];
   private flushScheduled = false;
@@ -240,6 +253,8 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   }
 
   private readonly onKeepAlive = (): void => {
+    if (this.unacked.size > 0) this.resetStuckStreams();
+    for (const s of this.streams.values()) s.noticeHiddenReset();
     // Only ping after a silent interval, so busy connections pay nothing.
     if (!this.heardSinceKeepAlive && !this.closing) {
       this.conn.sendAckEliciting();
@@ -247,6 +262,32 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     }
     this.heardSinceKeepAlive = false;
   };
+
+  private resetStuckStreams(): void {
+    const timer = this.conn.timeout();
+    const idleOnly = timer === null || timer > LOSS_TIMER_BOUND_MS;
+    for (const [id, checks] of this.unacked) {
+      try {
+        this.conn.streamCapacity(id);
+      } catch {
+        this.unacked.delete(id); // collected: everything was acknowledged
+        continue;
+      }
+      if (!idleOnly) {
+        this.unacked.set(id, 0);
+      } else if (checks + 1 < STUCK_CHECKS) {
+        this.unacked.set(id, checks + 1);
+      } else {
+        this.unacked.delete(id);
+        try {
+          this.conn.streamShutdown(id, quiche.Shutdown.Write, STREAM_STUCK_CODE);
+        } catch {
+          // Gone meanwhile.
+        }
+        this.scheduleFlush();
+      }
+    }
+  }
 
   /** Close without waiting; used by owners for handshake timeouts and shutdown. */
   startClose(isApp: boolean, code: number, reason: string): void {
@@ -381,8 +422,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.scheduleFlush();
   }
 
-  streamFinished(stream: QuicStreamImpl): void {
+  streamFinished(stream: QuicStreamImpl, delivered: boolean): void {
     this.streams.delete(stream.id);
+    if (delivered) this.unacked.set(stream.id, 0);
   }
 
   // ---- public surface ----

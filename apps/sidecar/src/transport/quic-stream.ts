@@ -5,7 +5,7 @@
  */
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { Connection } from '@matrixai/quic/native/types.js';
-import { QuicConnectionClosedError, QuicStreamResetError, QuicStreamStateError } from './errors.js';
+import { QuicConnectionClosedError, QuicStreamResetError, QuicStreamStateError, STREAM_STUCK_CODE } from './errors.js';
 import type { QuicStream } from './types.js';
 
 /** What a stream needs from its connection. */
@@ -20,8 +20,11 @@ export interface StreamHost {
   deadReason(): Error | undefined;
   /** Ask the next flush to retry this stream's pending writes. */
   wantsWrite(stream: QuicStreamImpl): void;
-  /** Both directions finished; the connection may forget the stream. */
-  streamFinished(stream: QuicStreamImpl): void;
+  /**
+   * Both directions finished; the connection may forget the stream. `delivered`: we sent all
+   * our data and a FIN (not a reset), so quiche still owes the peer their delivery.
+   */
+  streamFinished(stream: QuicStreamImpl, delivered: boolean): void;
 }
 
 /**
@@ -134,6 +137,20 @@ export class QuicStreamImpl implements QuicStream {
     this.writeHead = 0;
     this.maybeForget();
     return false;
+  }
+
+  /**
+   * quiche never reports a peer's reset of a stream that still has a gap in its data (it is
+   * not "readable", so streamRecv answers Done): the reader would wait forever. Checked on the
+   * connection's keep-alive tick. The reset's code is not visible then; the only sender that
+   * resets a stream whose data is still missing is the stuck-stream check, hence its code.
+   */
+  noticeHiddenReset(): void {
+    if (this.recvFin || this.recvError) return;
+    const conn = this.host.conn;
+    if (conn.streamFinished(this.id) && !conn.streamReadable(this.id)) {
+      this.failRecv(new QuicStreamResetError(this.id, STREAM_STUCK_CODE, `peer reset stream ${this.id} before all of its data arrived`));
+    }
   }
 
   /** The connection died: fail everything still pending. */
@@ -301,7 +318,7 @@ export class QuicStreamImpl implements QuicStream {
   private maybeForget(): void {
     if (this.forgotten || !this.sendDone || !(this.recvFin || this.recvError)) return;
     this.forgotten = true;
-    this.host.streamFinished(this);
+    this.host.streamFinished(this, this.sendError === undefined);
   }
 
   /** quiche reports stream errors as Error messages like "StreamReset(7)". */
