@@ -48,6 +48,13 @@ export interface MaliciousServerOptions {
  * uses it for its clients; a malicious pushing client uses it for the streams a server opens
  * back to fetch the pushed chunks.
  */
+/** Thrown from a script's reply: the response stream is reset with `code` instead of ended. */
+export class ResetStream extends Error {
+  constructor(readonly code: number) {
+    super(`reset with code ${code}`);
+  }
+}
+
 export class ScriptedPeer {
   /** Every request the other side sent, in arrival order. */
   readonly requests: Request[] = [];
@@ -81,9 +88,10 @@ export class ScriptedPeer {
         this.bytesSent += piece.length;
       }
       await stream.end();
-    } catch {
-      // The other side hung up on a lie: exactly what the tests want it to do.
-      stream.reset();
+    } catch (err) {
+      // A script can end its reply with a reset of its choosing; otherwise the other side hung
+      // up on a lie, exactly what the tests want it to do.
+      stream.reset(err instanceof ResetStream ? err.code : 0);
     }
   }
 }

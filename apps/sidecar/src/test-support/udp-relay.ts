@@ -136,6 +136,12 @@ export class UdpRelay {
     this.conditions = UdpRelay.normalise(c);
   }
 
+  /**
+   * Drops, while set, the server's datagrams to the client for which `drop` says so (for
+   * building an exact loss pattern, e.g. by size); undefined lifts it.
+   */
+  dropToClient: ((datagram: Buffer) => boolean) | undefined;
+
   /** Drops every datagram in both directions for `ms` from now (extends, never shortens, a running blackout). */
   blackout(ms: number): void {
     this.blackoutUntil = Math.max(this.blackoutUntil, Date.now() + ms);
@@ -172,6 +178,11 @@ export class UdpRelay {
     socket.on('message', (msg, rinfo) => {
       // Only the server's answers travel back; anything else reaching this port is not ours.
       if (rinfo.port !== this.target.port) return;
+      if (this.dropToClient?.(msg)) {
+        this.toClient.datagrams++;
+        this.toClient.dropped++;
+        return;
+      }
       this.forward(msg, this.toClient, (buf) => this.front.send(buf, client.port, client.address));
     });
     // Bound explicitly (not implicitly by the first send) so replies are never missed.

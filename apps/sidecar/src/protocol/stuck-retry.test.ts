@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CHUNK_SIZE } from '../engine/chunking.js';
+import { QuicRemoteFolder } from './client-session.js';
+import { QuicStreamResetError, STREAM_STUCK_CODE } from '../transport/errors.js';
+import { connectQuic } from '../transport/quic-client.js';
+import { loadOrCreateIdentity } from '../transport/identity.js';
+import { MaliciousServer, ResetStream } from '../test-support/malicious-server.js';
+import { seededBytes, tempDir } from '../test-support/trees.js';
+import type { Request } from './messages.js';
+
+const DATA = seededBytes('stuck-retry', 3 * CHUNK_SIZE + 17);
+
+async function serverThatResetsOnce(t: { after(fn: () => Promise<void>): void }, code: number, kind: Request['t']): Promise<MaliciousServer> {
+  let resets = 0;
+  const server = await MaliciousServer.start({
+    identity: await loadOrCreateIdentity(await tempDir(t, 'stuck-id')),
+    entries: [{ path: 'big.bin', data: DATA }],
+    script: (req, honest) => {
+      if (req.t !== kind || resets > 0) return undefined;
+      resets++;
+      // Two frames are written, so the first is whole (a stream holds back the last byte of its
+      // latest write until the next write or the FIN); the reader gets time to take it (a reset
+      // discards what it has not), then the stream is reset as a stuck sender would.
+      return (async function* () {
+        yield* (honest.reply(req) as Uint8Array[]).slice(0, 2);
+        await new Promise((r) => setTimeout(r, 500));
+        throw new ResetStream(code);
+      })();
+    },
+  });
+  t.after(() => server.close());
+  return server;
+}
+
+async function openFolder(t: { after(fn: () => Promise<void>): void }, server: MaliciousServer): Promise<QuicRemoteFolder> {
+  const conn = await connectQuic({ host: server.address.host, port: server.address.port });
+  t.after(() => conn.close());
+  return QuicRemoteFolder.open(conn);
+}
+
+test('a chunk answer reset as stuck is asked again, for the chunks that had not arrived', async (t) => {
+  const server = await serverThatResetsOnce(t, STREAM_STUCK_CODE, 'chunks');
+  const folder = await openFolder(t, server);
+  const got = new Map<number, Uint8Array>();
+  await folder.fetchChunks('big.bin', [0, 1, 2, 3], async (i, data) => {
+    assert.ok(!got.has(i), `chunk ${i} delivered once`);
+    got.set(i, data);
+  });
+  assert.deepEqual([...got.keys()].sort(), [0, 1, 2, 3]);
+  for (const [i, data] of got) assert.ok(Buffer.from(data).equals(DATA.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)));
+  const asked = server.requests.filter((r) => r.t === 'chunks').map((r) => (r.t === 'chunks' ? r.indices : []));
+  assert.deepEqual(asked, [[0, 1, 2, 3], [1, 2, 3]]);
+});
+
+test('a summary and a hash list reset as stuck are asked again', async (t) => {
+  for (const kind of ['summary', 'hashes'] as const) {
+    const server = await serverThatResetsOnce(t, STREAM_STUCK_CODE, kind);
+    const folder = await openFolder(t, server);
+    const summary = await folder.summary();
+    assert.deepEqual(summary.entries.map((e) => e.path), ['big.bin']);
+    assert.equal((await folder.chunkHashes('big.bin', 4)).length, 4);
+    assert.equal(server.requests.filter((r) => r.t === kind).length, 2, `${kind} was asked twice`);
+  }
+});
+
+test('any other reset is not retried: the caller hears of it', async (t) => {
+  const server = await serverThatResetsOnce(t, 7, 'chunks');
+  const folder = await openFolder(t, server);
+  await assert.rejects(
+    folder.fetchChunks('big.bin', [0, 1], async () => undefined),
+    (e: unknown) => e instanceof QuicStreamResetError && e.appCode === 7,
+  );
+  assert.equal(server.requests.filter((r) => r.t === 'chunks').length, 1);
+});
