@@ -35,7 +35,7 @@ export function hashChunk(data: Uint8Array): Uint8Array {
 }
 
 /**
- * Hashes a file chunk by chunk. One FileHandle and one reused 1 MiB buffer, so hashing a large
+ * Hashes a file chunk by chunk. One FileHandle and one pooled 1 MiB buffer, so hashing a large
  * tree allocates nothing per chunk except the 32-byte digests. `size` is what was actually read:
  * if the file changes meanwhile the caller sees a size that matches the hashes, not a stale stat.
  */
@@ -48,9 +48,26 @@ export async function hashFileChunks(absPath: string): Promise<{ size: number; h
   }
 }
 
+/**
+ * Spare 1 MiB read buffers for hashing. A folder of small files is hashed (by a scan, and again
+ * by each staging file's Merkle check) one file at a time per task: a fresh 1 MiB buffer per file
+ * made 10,000 files cost 10 GiB of allocations (bench W2: 31.0 s and 33 s of client CPU before
+ * the pool, 23.9 s and 21.8 s after).
+ */
+const spareBuffers: Buffer[] = [];
+const MAX_SPARE_BUFFERS = 8;
+
 /** hashFileChunks over a handle the caller already has open (reads from offset 0 to the end). */
 export async function hashOpenFile(fh: FileHandle): Promise<{ size: number; hashes: Uint8Array[] }> {
-  const buf = Buffer.allocUnsafe(CHUNK_SIZE);
+  const buf = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE);
+  try {
+    return await hashInto(fh, buf);
+  } finally {
+    if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buf);
+  }
+}
+
+async function hashInto(fh: FileHandle, buf: Buffer): Promise<{ size: number; hashes: Uint8Array[] }> {
   const hashes: Uint8Array[] = [];
   let size = 0;
   for (;;) {
