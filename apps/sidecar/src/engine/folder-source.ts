@@ -1,9 +1,9 @@
 import type { Stats } from 'node:fs';
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { lstat, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.js';
+import { CHUNK_SIZE, SMALL_FILE_BYTES, chunkCount, chunkLength, hashFileChunks, type ReadAt } from './chunking.js';
 import {
   ChunkOutOfRangeError,
   FileChangedError,
@@ -235,28 +235,28 @@ export class LocalFolderSource implements RemoteFolder {
     const { rel, abs } = await this.resolve(path);
     // Elsewhere O_NOFOLLOW and the fstat below already refuse symlinks and non-files.
     if (process.platform === 'win32') await lstatFile(rel, abs);
-    const fh = await openFile(rel, abs);
+    const known = this.cache.get(rel);
+    const file = known !== undefined && known.size <= SMALL_FILE_BYTES ? openChunkFileSync(rel, abs) : await openChunkFile(rel, abs);
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new NotRegularFileError(rel, 'not a regular file');
-      const count = chunkCount(st.size);
+      if (!file.isFile) throw new NotRegularFileError(rel, 'not a regular file');
+      const count = chunkCount(file.size);
       // Check every index before sending anything, so a bad request fails whole, not halfway.
       for (const index of indices) {
         if (!Number.isInteger(index) || index < 0 || index >= count) throw new ChunkOutOfRangeError(rel, index, count);
       }
       for (const index of indices) {
-        const len = chunkLength(st.size, index);
+        const len = chunkLength(file.size, index);
         const buf = Buffer.allocUnsafe(len);
         let filled = 0;
         while (filled < len) {
-          const { bytesRead } = await fh.read(buf, filled, len - filled, index * CHUNK_SIZE + filled);
+          const bytesRead = await file.readAt(buf, filled, len - filled, index * CHUNK_SIZE + filled);
           if (bytesRead === 0) throw new FileChangedError(rel, `shrank while chunk ${index} was read`);
           filled += bytesRead;
         }
         await onChunk(index, buf);
       }
     } finally {
-      await fh.close();
+      await file.close();
     }
   }
 
@@ -314,12 +314,12 @@ export class LocalFolderSource implements RemoteFolder {
   private async hashNow(rel: RelPath, abs: string, seen: Identity): Promise<{ entry: Hashed; stable: boolean } | undefined> {
     let read: { size: number; hashes: Uint8Array[] };
     try {
-      read = await hashFileChunks(abs);
+      read = await hashFileChunks(abs, seen.size);
     } catch (err) {
       if (errCode(err) === 'ENOENT') return undefined;
       throw err;
     }
-    const after = await lstat(abs).catch(() => undefined);
+    const after = lstatOrNull(abs) ?? undefined;
     const entry: Hashed = {
       size: read.size,
       mtimeMs: after === undefined ? seen.mtimeMs : Math.floor(after.mtimeMs),
@@ -360,14 +360,51 @@ async function lstatFile(rel: RelPath, abs: string): Promise<Stats> {
   return st;
 }
 
-async function openFile(rel: RelPath, abs: string): Promise<FileHandle> {
+/** A file opened to serve chunks from. */
+interface ChunkFile {
+  size: number;
+  isFile: boolean;
+  readAt: ReadAt;
+  close(): void | Promise<void>;
+}
+
+/** For a file known to be small (SMALL_FILE_BYTES): blocking calls, see there. */
+function openChunkFileSync(rel: RelPath, abs: string): ChunkFile {
+  let fd: number;
   try {
-    return await open(abs, OPEN_FLAGS);
+    fd = openSync(abs, OPEN_FLAGS);
   } catch (err) {
-    const code = errCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotFoundError(rel);
-    if (code === 'ELOOP') throw new NotRegularFileError(rel, 'a symlink');
+    throw openError(rel, err);
+  }
+  try {
+    const st = fstatSync(fd);
+    return { size: st.size, isFile: st.isFile(), readAt: (buf, offset, length, position) => readSync(fd, buf, offset, length, position), close: () => closeSync(fd) };
+  } catch (err) {
+    closeSync(fd);
     throw err;
   }
+}
+
+async function openChunkFile(rel: RelPath, abs: string): Promise<ChunkFile> {
+  let fh: FileHandle;
+  try {
+    fh = await open(abs, OPEN_FLAGS);
+  } catch (err) {
+    throw openError(rel, err);
+  }
+  try {
+    const st = await fh.stat();
+    return { size: st.size, isFile: st.isFile(), readAt: async (buf, offset, length, position) => (await fh.read(buf, offset, length, position)).bytesRead, close: () => fh.close() };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+function openError(rel: RelPath, err: unknown): unknown {
+  const code = errCode(err);
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError(rel);
+  if (code === 'ELOOP') return new NotRegularFileError(rel, 'a symlink');
+  return err;
 }
 
