@@ -25,24 +25,40 @@ export async function writeTree(root: string, spec: TreeSpec): Promise<void> {
   }
 }
 
-/** Every synced path with its SHA-256 (files) or 'dir'; internal names excluded, like the product does. */
+/**
+ * Every synced path with its SHA-256 (files) or 'dir'; internal names excluded, like the product
+ * does. Tests poll trees that a running sync is changing, so an entry that vanishes between the
+ * listing and its read is simply not in the snapshot.
+ */
 export async function hashTree(root: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   async function walk(rel: string): Promise<void> {
-    for (const d of await readdir(join(root, rel), { withFileTypes: true })) {
+    // The root itself must exist; a folder inside it may vanish.
+    const listing = readdir(join(root, rel), { withFileTypes: true });
+    const entries = rel === '' ? await listing : await listing.catch(ifVanished([]));
+    for (const d of entries) {
       const childRel = rel ? `${rel}/${d.name}` : d.name;
       if (isInternalPath(childRel)) continue;
-      const info = await lstat(join(root, childRel));
-      if (info.isDirectory()) {
+      const info = await lstat(join(root, childRel)).catch(ifVanished(undefined));
+      if (info?.isDirectory()) {
         out.set(childRel, 'dir');
         await walk(childRel);
-      } else if (info.isFile()) {
-        out.set(childRel, createHash('sha256').update(await readFile(join(root, childRel))).digest('hex'));
+      } else if (info?.isFile()) {
+        const data = await readFile(join(root, childRel)).catch(ifVanished(undefined));
+        if (data !== undefined) out.set(childRel, createHash('sha256').update(data).digest('hex'));
       }
     }
   }
   await walk('');
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** A rejection handler that turns "it is gone" (ENOENT) into `fallback` and rethrows anything else. */
+function ifVanished<T>(fallback: T): (err: unknown) => T {
+  return (err) => {
+    if ((err as { code?: unknown }).code === 'ENOENT') return fallback;
+    throw err;
+  };
 }
 
 /** A fresh temp folder removed when the test (or suite) that asked for it ends. */
