@@ -57,6 +57,23 @@ export function echoStreams(conn: QuicConnection): void {
   })();
 }
 
+/** A server that hands the test the first stream a client opens, with its connection. */
+export async function startStreamCatcher(identity: Identity): Promise<{ server: QuicServer; firstStream: Promise<{ conn: QuicConnection; stream: QuicStream }> }> {
+  let caught!: (c: { conn: QuicConnection; stream: QuicStream }) => void;
+  const firstStream = new Promise<{ conn: QuicConnection; stream: QuicStream }>((r) => (caught = r));
+  const server = await QuicServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    identity,
+    onConnection: (conn) => {
+      void (async () => {
+        for await (const stream of conn.incomingStreams()) caught({ conn, stream });
+      })();
+    },
+  });
+  return { server, firstStream };
+}
+
 export async function startEchoServer(identity: Identity, extra: { requestClientCert?: boolean; onConnection?: (c: QuicConnection) => void } = {}): Promise<QuicServer> {
   return QuicServer.listen({
     host: '127.0.0.1',

@@ -9,7 +9,7 @@ import type { QuicConnectionImpl } from './quic-connection.js';
 import { fingerprintOf } from './identity.js';
 import { connectQuic } from './quic-client.js';
 import { QuicServer } from './quic-server.js';
-import { patternBytes, readAll, removeTempDirs, startEchoServer, tempIdentity, writeAll } from './quic-test-helpers.js';
+import { patternBytes, readAll, removeTempDirs, startEchoServer, startStreamCatcher, tempIdentity, writeAll } from './quic-test-helpers.js';
 import type { QuicConnection, QuicStream } from './types.js';
 
 after(removeTempDirs);
@@ -150,29 +150,13 @@ test('garbage datagrams do not crash the server; an honest client still connects
 });
 
 test('a stream reset by the peer surfaces as a typed error on read', async () => {
-  let serverStream: QuicStream | undefined;
-  let gotStream!: () => void;
-  const streamArrived = new Promise<void>((r) => (gotStream = r));
-  const server = await QuicServer.listen({
-    host: '127.0.0.1',
-    port: 0,
-    identity: await tempIdentity(),
-    onConnection: (conn) => {
-      void (async () => {
-        for await (const s of conn.incomingStreams()) {
-          serverStream = s;
-          gotStream();
-        }
-      })();
-    },
-  });
+  const { server, firstStream } = await startStreamCatcher(await tempIdentity());
   try {
     const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
     const s = await conn.openStream();
     await s.write(Buffer.from('partial'));
-    await streamArrived;
+    const { stream: serverStream } = await firstStream;
     s.reset(42);
-    assert.ok(serverStream);
     await assert.rejects(readAll(serverStream), (e: unknown) => e instanceof QuicStreamResetError && e.appCode === 42);
     await assert.rejects(s.write(Buffer.from('more')), TransportError);
     await conn.close();
@@ -251,33 +235,15 @@ test('closing the client resolves closed on both ends without an error', async (
 });
 
 test('a reset of a stream whose FIN arrived but whose data has a gap still reaches the reader', { timeout: 60_000 }, async () => {
-  const serverId = await tempIdentity();
-  let serverStream: QuicStream | undefined;
-  let serverConn: QuicConnectionImpl | undefined;
-  let gotStream!: () => void;
-  const streamArrived = new Promise<void>((r) => (gotStream = r));
-  const server = await QuicServer.listen({
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverId,
-    onConnection: (conn) => {
-      serverConn = conn as QuicConnectionImpl;
-      void (async () => {
-        for await (const s of conn.incomingStreams()) {
-          serverStream = s;
-          gotStream();
-        }
-      })();
-    },
-  });
+  const { server, firstStream } = await startStreamCatcher(await tempIdentity());
   const relay = await UdpRelay.start({ target: server.address, seed: 7 });
   try {
     const conn = await connectQuic({ host: relay.address.host, port: relay.address.port });
     const s = await conn.openStream();
     await s.write(Buffer.from('go'));
     await s.end();
-    await streamArrived;
-    assert.ok(serverStream);
+    const { conn: caughtConn, stream: serverStream } = await firstStream;
+    const serverConn = caughtConn as QuicConnectionImpl;
     // Full-sized datagrams (the data) are lost; the small one carrying the FIN gets through, so
     // the reader knows the stream's final size but has a gap. quiche then never reports a reset
     // (its notice is an empty buffer at the final size, skipped once the size is known).
@@ -287,8 +253,8 @@ test('a reset of a stream whose FIN arrived but whose data has a gap still reach
     await serverStream.end();
     await new Promise((r) => setTimeout(r, 300));
     // What the stuck-stream check does: our stream API has nothing to reset after its FIN.
-    serverConn?.conn.streamShutdown(serverStream.id, quiche.Shutdown.Write, STREAM_STUCK_CODE);
-    serverConn?.scheduleFlush();
+    serverConn.conn.streamShutdown(serverStream.id, quiche.Shutdown.Write, STREAM_STUCK_CODE);
+    serverConn.scheduleFlush();
     await new Promise((r) => setTimeout(r, 300));
     relay.dropToClient = undefined;
     let timer: NodeJS.Timeout | undefined;
