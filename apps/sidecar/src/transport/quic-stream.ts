@@ -140,10 +140,11 @@ export class QuicStreamImpl implements QuicStream {
   }
 
   /**
-   * quiche never reports a peer's reset of a stream that still has a gap in its data (it is
-   * not "readable", so streamRecv answers Done): the reader would wait forever. Checked on the
-   * connection's keep-alive tick. The reset's code is not visible then; the only sender that
-   * resets a stream whose data is still missing is the stuck-stream check, hence its code.
+   * quiche never reports a peer's reset of a stream whose FIN already arrived but whose data has
+   * a gap (its notice, an empty buffer at the final size, is dropped once that size is known; the
+   * stream is not "readable", so streamRecv answers Done): the reader would wait forever. Checked
+   * on the connection's keep-alive tick. The reset's code is not visible then; only the
+   * stuck-stream check resets a stream after its FIN (reset() never does), hence that code.
    */
   noticeHiddenReset(): void {
     if (this.recvFin || this.recvError) return;
