@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
 
 /** Files are cut into fixed 1 MiB chunks; a chunk's index alone says where its bytes live. */
 export const CHUNK_SIZE = 1024 * 1024;
@@ -36,36 +36,18 @@ export function hashChunk(data: Uint8Array): Uint8Array {
 }
 
 /**
- * Files up to this size are read with blocking calls. A promised open, read and close each wake
- * a thread-pool thread, which costs far more than the syscall on a cached small file, and a folder
- * of small files is nothing but that overhead; blocking the event loop for one read of at most
- * this much is cheap.
- */
-export const SMALL_FILE_BYTES = 64 * 1024;
-
-/** Reads up to `length` bytes at `position`; answers how many it read (0 at the end). */
-export type ReadAt = (buf: Buffer, offset: number, length: number, position: number) => number | Promise<number>;
-
-/**
  * Hashes a file chunk by chunk. One descriptor and one pooled 1 MiB buffer, so hashing a large
  * tree allocates nothing per chunk except the 32-byte digests. `size` is what was actually read:
  * if the file changes meanwhile the caller sees a size that matches the hashes, not a stale stat.
  * `sizeHint` (from a stat) picks blocking reads for a small file; any size is still read whole.
  */
 export async function hashFileChunks(absPath: string, sizeHint?: number): Promise<{ size: number; hashes: Uint8Array[] }> {
-  if (sizeHint !== undefined && sizeHint <= SMALL_FILE_BYTES) {
-    const fd = openSync(absPath, 'r');
-    try {
-      return await withSpareBuffer((buf) => hashWith(buf, (b, offset, length, position) => readSync(fd, b, offset, length, position)));
-    } finally {
-      closeSync(fd);
-    }
-  }
-  const fh = await open(absPath, 'r');
+  const io = sizeHint === undefined ? pooledIo : ioFor(sizeHint);
+  const fd = await io.open(absPath, constants.O_RDONLY);
   try {
-    return await hashOpenFile(fh);
+    return await hashFd(io, fd);
   } finally {
-    await fh.close();
+    await io.close(fd);
   }
 }
 
@@ -87,12 +69,12 @@ async function withSpareBuffer<T>(use: (buf: Buffer) => Promise<T>): Promise<T> 
   }
 }
 
-/** hashFileChunks over a handle the caller already has open (reads from offset 0 to the end). */
-export function hashOpenFile(fh: FileHandle): Promise<{ size: number; hashes: Uint8Array[] }> {
-  return withSpareBuffer((buf) => hashWith(buf, async (b, offset, length, position) => (await fh.read(b, offset, length, position)).bytesRead));
+/** hashFileChunks over a descriptor the caller already has open (reads from offset 0 to the end). */
+export function hashFd(io: FdIo, fd: number): Promise<{ size: number; hashes: Uint8Array[] }> {
+  return withSpareBuffer((buf) => hashWith(buf, io, fd));
 }
 
-async function hashWith(buf: Buffer, readAt: ReadAt): Promise<{ size: number; hashes: Uint8Array[] }> {
+async function hashWith(buf: Buffer, io: FdIo, fd: number): Promise<{ size: number; hashes: Uint8Array[] }> {
   const hashes: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -100,7 +82,7 @@ async function hashWith(buf: Buffer, readAt: ReadAt): Promise<{ size: number; ha
     // chunk boundaries stay at exact multiples of CHUNK_SIZE.
     let filled = 0;
     while (filled < CHUNK_SIZE) {
-      const bytesRead = await readAt(buf, filled, CHUNK_SIZE - filled, size + filled);
+      const bytesRead = await io.read(fd, buf, filled, CHUNK_SIZE - filled, size + filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }

@@ -1,9 +1,7 @@
 import type { Stats } from 'node:fs';
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { CHUNK_SIZE, SMALL_FILE_BYTES, chunkCount, chunkLength, hashFileChunks, type ReadAt } from './chunking.js';
+import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.js';
 import {
   ChunkOutOfRangeError,
   FileChangedError,
@@ -22,6 +20,7 @@ import type { ScanWarning } from './scanner.js';
 import { scanFolderOnDisk } from './scanner.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
 import { errCode, lstatOrNull } from '../fs/fs-errors.js';
+import { ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
 
 export interface LocalFolderSourceOptions {
   /** Serve just this one regular file (single-file session). */
@@ -236,27 +235,29 @@ export class LocalFolderSource implements RemoteFolder {
     // Elsewhere O_NOFOLLOW and the fstat below already refuse symlinks and non-files.
     if (process.platform === 'win32') await lstatFile(rel, abs);
     const known = this.cache.get(rel);
-    const file = known !== undefined && known.size <= SMALL_FILE_BYTES ? openChunkFileSync(rel, abs) : await openChunkFile(rel, abs);
+    const io = known === undefined ? pooledIo : ioFor(known.size);
+    const fd = await openForChunks(io, rel, abs);
     try {
-      if (!file.isFile) throw new NotRegularFileError(rel, 'not a regular file');
-      const count = chunkCount(file.size);
+      const st = await io.fstat(fd);
+      if (!st.isFile()) throw new NotRegularFileError(rel, 'not a regular file');
+      const count = chunkCount(st.size);
       // Check every index before sending anything, so a bad request fails whole, not halfway.
       for (const index of indices) {
         if (!Number.isInteger(index) || index < 0 || index >= count) throw new ChunkOutOfRangeError(rel, index, count);
       }
       for (const index of indices) {
-        const len = chunkLength(file.size, index);
+        const len = chunkLength(st.size, index);
         const buf = Buffer.allocUnsafe(len);
         let filled = 0;
         while (filled < len) {
-          const bytesRead = await file.readAt(buf, filled, len - filled, index * CHUNK_SIZE + filled);
+          const bytesRead = await io.read(fd, buf, filled, len - filled, index * CHUNK_SIZE + filled);
           if (bytesRead === 0) throw new FileChangedError(rel, `shrank while chunk ${index} was read`);
           filled += bytesRead;
         }
         await onChunk(index, buf);
       }
     } finally {
-      await file.close();
+      await io.close(fd);
     }
   }
 
@@ -360,44 +361,12 @@ async function lstatFile(rel: RelPath, abs: string): Promise<Stats> {
   return st;
 }
 
-/** A file opened to serve chunks from. */
-interface ChunkFile {
-  size: number;
-  isFile: boolean;
-  readAt: ReadAt;
-  close(): void | Promise<void>;
-}
-
-/** For a file known to be small (SMALL_FILE_BYTES): blocking calls, see there. */
-function openChunkFileSync(rel: RelPath, abs: string): ChunkFile {
-  let fd: number;
+/** Opens a file to serve chunks from; a missing file or a symlink becomes the engine's error. */
+async function openForChunks(io: FdIo, rel: RelPath, abs: string): Promise<number> {
   try {
-    fd = openSync(abs, OPEN_FLAGS);
+    return await io.open(abs, OPEN_FLAGS);
   } catch (err) {
     throw openError(rel, err);
-  }
-  try {
-    const st = fstatSync(fd);
-    return { size: st.size, isFile: st.isFile(), readAt: (buf, offset, length, position) => readSync(fd, buf, offset, length, position), close: () => closeSync(fd) };
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-}
-
-async function openChunkFile(rel: RelPath, abs: string): Promise<ChunkFile> {
-  let fh: FileHandle;
-  try {
-    fh = await open(abs, OPEN_FLAGS);
-  } catch (err) {
-    throw openError(rel, err);
-  }
-  try {
-    const st = await fh.stat();
-    return { size: st.size, isFile: st.isFile(), readAt: async (buf, offset, length, position) => (await fh.read(buf, offset, length, position)).bytesRead, close: () => fh.close() };
-  } catch (err) {
-    await fh.close();
-    throw err;
   }
 }
 

@@ -119,6 +119,48 @@ describe('StagingFile', () => {
     assert.ok((await readFile(dest)).equals(next));
   });
 
+  it('a small file (blocking calls) gets the same checks: a wrong byte is refused, the right bytes land with mode and mtime', async () => {
+    const dest = join(root, 'small/f.txt');
+    const data = randomBytes(20_000); // under SMALL_FILE_BYTES
+    const s = await StagingFile.open(root, 'small/f.txt', { size: data.length });
+    const bad = Buffer.from(data);
+    bad[123] = (bad[123] as number) ^ 1;
+    await s.writeChunk(0, bad);
+    await assert.rejects(s.finalize(dest, { size: data.length, root: rootOf(data), mtimeMs: MTIME, mode: 0o640 }), MerkleMismatchError);
+    await assert.rejects(stat(dest), { code: 'ENOENT' }, 'nothing published');
+    await s.writeChunk(0, data);
+    await s.finalize(dest, { size: data.length, root: rootOf(data), mtimeMs: MTIME, mode: 0o640 });
+    assert.ok((await readFile(dest)).equals(data));
+    const st = await stat(dest);
+    assert.equal(Math.floor(st.mtimeMs), MTIME);
+    assert.equal(st.mode & 0o777, 0o640);
+  });
+
+  it('a finalize stopped by its last check keeps a staging file that a resume can write again, even for a read-only file', async () => {
+    const dest = join(root, 'ro');
+    const old = randomBytes(2 * MiB);
+    await writeFile(dest, old);
+    const next = Buffer.from(old);
+    randomBytes(MiB).copy(next, MiB);
+    const s1 = await StagingFile.open(root, 'ro', { size: next.length, seedFrom: dest });
+    await s1.writeChunk(1, next.subarray(MiB));
+    const edited = new Error('edited meanwhile');
+    await assert.rejects(
+      s1.finalize(dest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o444 }, { beforeReplace: async () => Promise.reject(edited) }),
+      (err) => err === edited,
+    );
+    await s1.close();
+    assert.equal((await stat(s1.tempPath)).mode & 0o777, 0o444, 'the check ran after the mode was set');
+    assert.ok((await readFile(dest)).equals(old), 'destination untouched');
+
+    const s2 = await StagingFile.open(root, 'ro', { size: next.length, resume: true });
+    assert.equal(s2.resumed, true);
+    // Without write permission an unprivileged process could not reopen it for writing.
+    assert.equal((await stat(s2.tempPath)).mode & 0o600, 0o600);
+    await s2.finalize(dest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o444 });
+    assert.ok((await readFile(dest)).equals(next));
+  });
+
   it('refuses chunks with the wrong index or length', async () => {
     const s = await StagingFile.open(root, 'x', { size: MiB + 3 });
     await assert.rejects(s.writeChunk(2, new Uint8Array(1)), ChunkOutOfRangeError);
