@@ -222,9 +222,9 @@ export class LocalFolderSource implements RemoteFolder {
   }
 
   /**
-   * Reads the requested chunks in order with positional reads on one handle. Each chunk gets its
-   * own buffer because onChunk may keep it (queue it, hand it to a stream); the next read waits
-   * for onChunk, which is the backpressure the protocol relies on.
+   * Reads the requested chunks in order with positional reads on one handle, into one buffer:
+   * the next read waits for onChunk, which is the backpressure the protocol relies on, and after
+   * that the chunk is no longer the caller's (see RemoteFolder.fetchChunks).
    */
   async fetchChunks(
     path: RelPath,
@@ -245,9 +245,10 @@ export class LocalFolderSource implements RemoteFolder {
       for (const index of indices) {
         if (!Number.isInteger(index) || index < 0 || index >= count) throw new ChunkOutOfRangeError(rel, index, count);
       }
+      const reused = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, st.size));
       for (const index of indices) {
         const len = chunkLength(st.size, index);
-        const buf = Buffer.allocUnsafe(len);
+        const buf = reused.subarray(0, len);
         let filled = 0;
         while (filled < len) {
           const bytesRead = await io.read(fd, buf, filled, len - filled, index * CHUNK_SIZE + filled);

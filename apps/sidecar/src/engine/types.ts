@@ -43,6 +43,10 @@ export interface RemoteFolder {
    * count is refused before its list is read, so a lying peer cannot make us buffer hashes.
    */
   chunkHashes(path: RelPath, expectedCount?: number): Promise<Uint8Array[]>;
-  /** Streams the requested chunks; onChunk is awaited before the next chunk is delivered (backpressure). */
+  /**
+   * Streams the requested chunks; onChunk is awaited before the next chunk is delivered
+   * (backpressure). `data` may be reused for a later chunk once onChunk's promise settles: copy
+   * what must outlive it.
+   */
   fetchChunks(path: RelPath, indices: number[], onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type { QuicConnection } from '../transport/types.js';
 import { QuicStreamResetError } from '../transport/errors.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder, SummaryRequest } from '../engine/types.js';
 import { RemoteChangedError } from '../engine/sync-file.js';
-import { encodeFrame, readFrames } from './frame-codec.js';
+import { encodeFrame, readFrames, type FrameDecoderOptions } from './frame-codec.js';
 import {
   HASH_BYTES,
   LISTING_BYTES_PER_ENTRY,
@@ -111,7 +111,9 @@ export class QuicRemoteFolder implements RemoteFolder {
   }
 
   private async fetchPending(path: RelPath, pending: Set<number>, onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void> {
-    const frames = await request(this.conn, { t: 'chunks', path, indices: [...pending] });
+    // Each chunk is done with once onChunk settles (see RemoteFolder.fetchChunks), so the frames
+    // of one answer share a buffer.
+    const frames = await request(this.conn, { t: 'chunks', path, indices: [...pending] }, { transient: true });
     for await (const message of frames) {
       const c = expectMessage(chunk, message, 'chunk');
       if (!pending.delete(c.i)) throw new ProtocolError(`server sent chunk ${c.i} of ${path}, which was not asked for`);
@@ -154,11 +156,11 @@ async function retryStuck<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
-async function request(conn: QuicConnection, req: Request): Promise<AsyncGenerator<unknown>> {
+async function request(conn: QuicConnection, req: Request, opts?: FrameDecoderOptions): Promise<AsyncGenerator<unknown>> {
   const stream = await conn.openStream();
   await stream.write(encodeFrame(req));
   await stream.end();
-  return readFrames(stream, MAX_FRAME_BYTES);
+  return readFrames(stream, MAX_FRAME_BYTES, opts);
 }
 
 async function nextOrFail(frames: AsyncGenerator<unknown>, what: string): Promise<unknown> {

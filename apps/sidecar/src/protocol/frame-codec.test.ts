@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameDecoder, FrameTooLargeError, TruncatedFrameError, FrameDecodeError, encodeFrame, readFrames } from './frame-codec.js';
+import { FrameDecoder, FrameTooLargeError, TruncatedFrameError, FrameDecodeError, encodeFrame, encodeFrameAround, readFrames } from './frame-codec.js';
 
 async function* pieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
@@ -69,4 +69,22 @@ test('garbage CBOR is a decode error, not a crash', () => {
   const bad = Buffer.from([0, 0, 0, 2, 0xff, 0xff]);
   d.push(bad);
   assert.throws(() => d.next(), FrameDecodeError);
+});
+
+test('encodeFrameAround puts the same bytes on the wire as encodeFrame, for every byte-string length form', () => {
+  for (const length of [0, 1, 23, 24, 255, 256, 65_535, 65_536, 1024 * 1024]) {
+    const data = Buffer.alloc(length);
+    for (let i = 0; i < length; i += 4093) data[i] = i % 251;
+    const [head, bytes] = encodeFrameAround({ t: 'chunk', i: 7 }, 'data', data);
+    assert.equal(bytes, data, 'the bytes are passed through, not copied');
+    const wire = Buffer.concat([head, bytes]);
+    assert.ok(wire.equals(encodeFrame({ t: 'chunk', i: 7, data })), `length ${length}`);
+    const decoder = new FrameDecoder(2 * 1024 * 1024);
+    decoder.push(wire);
+    assert.deepEqual(decoder.next()?.message, { t: 'chunk', i: 7, data });
+  }
+});
+
+test('encodeFrameAround refuses a head that already has the byte-string key', () => {
+  assert.throws(() => encodeFrameAround({ t: 'chunk', data: 1 }, 'data', Buffer.alloc(1)), RangeError);
 });

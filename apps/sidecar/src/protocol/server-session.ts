@@ -1,7 +1,7 @@
 import type { QuicConnection, QuicStream } from '../transport/types.js';
 import type { FileSummary, RelPath, RemoteFolder } from '../engine/types.js';
 import { bytesEqual, folderRoot } from '../engine/merkle.js';
-import { encodeFrame, readFrames } from './frame-codec.js';
+import { encodeFrame, encodeFrameAround, readFrames } from './frame-codec.js';
 import { PushReceiver, type PushTarget } from './push-receiver.js';
 import { fingerprintOf } from '../transport/identity.js';
 import {
@@ -130,7 +130,11 @@ async function answer(stream: QuicStream, req: Request, folder: ServedFolder, st
     }
     case 'chunks': {
       checkServed(folder, req.path);
-      await folder.source.fetchChunks(req.path, req.indices, (i, data) => send({ t: 'chunk', i, data }));
+      await folder.source.fetchChunks(req.path, req.indices, async (i, data) => {
+        const [head, bytes] = encodeFrameAround({ t: 'chunk', i }, 'data', data);
+        // Both writes are queued at once; awaiting them together keeps either failure handled.
+        await Promise.all([stream.write(head), stream.write(bytes)]);
+      });
       return;
     }
     case 'push': {
