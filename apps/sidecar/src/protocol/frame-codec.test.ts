@@ -1,4 +1,7 @@
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { FrameDecoder, FrameTooLargeError, TruncatedFrameError, FrameDecodeError, encodeFrame, encodeFrameAround, readFrames } from './frame-codec.js';
 
@@ -87,4 +90,30 @@ test('encodeFrameAround puts the same bytes on the wire as encodeFrame, for ever
 
 test('encodeFrameAround refuses a head that already has the byte-string key', () => {
   assert.throws(() => encodeFrameAround({ t: 'chunk', data: 1 }, 'data', Buffer.alloc(1)), RangeError);
+});
+
+test('the decoder lets go of a piece as soon as its bytes are consumed', async () => {
+  // Consumed pieces used to wait in the decoder's queue for the next compaction (up to 1024 of
+  // them), which kept hundreds of MiB of received data alive on a fast link.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const decoder = new FrameDecoder(1024);
+  const frames = Buffer.concat([encodeFrame({ n: 1, pad: 'x'.repeat(100) }), encodeFrame({ n: 2, pad: 'y'.repeat(100) })]);
+  const firstPiece = (() => {
+    // Each piece owns its ArrayBuffer, so a WeakRef to it says whether anything still holds it.
+    const pieces: Uint8Array[] = [];
+    for (let at = 0; at < frames.length; at += 64) pieces.push(new Uint8Array(frames.subarray(at, at + 64)));
+    for (const piece of pieces) decoder.push(piece);
+    return new WeakRef(pieces[0]!.buffer);
+  })();
+  assert.deepEqual(decoder.next()?.message, { n: 1, pad: 'x'.repeat(100) });
+  // The second frame is still queued, in pieces that straddle the first one's end.
+  assert.ok(decoder.bufferedBytes > 0);
+  // deref() would keep the target alive until the end of the turn: only look afterwards.
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await nextTurn();
+  }
+  assert.equal(firstPiece.deref(), undefined, 'a consumed piece is still referenced by the decoder');
+  assert.deepEqual(decoder.next()?.message, { n: 2, pad: 'y'.repeat(100) });
 });
