@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashChunk, hashFileChunks, hashStats } from './chunking.js';
 import { merkleRoot } from './merkle.js';
+import { NotRegularFileError } from './errors.js';
 
 const MiB = CHUNK_SIZE;
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
@@ -73,5 +75,22 @@ describe('chunking', () => {
 
   it('hashing a missing file rejects with ENOENT', async () => {
     await assert.rejects(hashFileChunks(join(dir, 'nope')), { code: 'ENOENT' });
+  });
+
+  it('a FIFO or a symlink where a scan saw a file is refused at once, never waited on or followed', { timeout: 10_000 }, async () => {
+    // What a swap between the scan's lstat and the open leaves behind. A blocking open of a FIFO
+    // with no writer would never return (and for a small file it blocks the event loop).
+    const fifo = join(dir, 'swapped-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const target = join(dir, 'outside.bin');
+    await writeFile(target, randomBytes(100));
+    const link = join(dir, 'swapped-link');
+    await symlink(target, link);
+    // The pooled open first: if it regresses, the test times out instead of the blocking one
+    // freezing the event loop.
+    for (const sizeHint of [10 * MiB, 100]) {
+      await assert.rejects(hashFileChunks(fifo, sizeHint), NotRegularFileError);
+      await assert.rejects(hashFileChunks(link, sizeHint), { code: 'ELOOP' });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
+import { OPEN_SCANNED_FILE, ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
+import { NotRegularFileError } from './errors.js';
 
 /** Files are cut into fixed 1 MiB chunks; a chunk's index alone says where its bytes live. */
 export const CHUNK_SIZE = 1024 * 1024;
@@ -43,8 +43,9 @@ export function hashChunk(data: Uint8Array): Uint8Array {
  */
 export async function hashFileChunks(absPath: string, sizeHint?: number): Promise<{ size: number; hashes: Uint8Array[] }> {
   const io = sizeHint === undefined ? pooledIo : ioFor(sizeHint);
-  const fd = await io.open(absPath, constants.O_RDONLY);
+  const fd = await io.open(absPath, OPEN_SCANNED_FILE);
   try {
+    if (!(await io.fstat(fd)).isFile()) throw new NotRegularFileError(absPath, 'not a regular file');
     return await hashFd(io, fd);
   } finally {
     await io.close(fd);

@@ -1,5 +1,4 @@
 import type { Stats } from 'node:fs';
-import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.js';
 import {
@@ -20,7 +19,7 @@ import type { ScanWarning } from './scanner.js';
 import { scanFolderOnDisk } from './scanner.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
 import { errCode, lstatOrNull } from '../fs/fs-errors.js';
-import { ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
+import { OPEN_SCANNED_FILE, ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
 
 export interface LocalFolderSourceOptions {
   /** Serve just this one regular file (single-file session). */
@@ -50,12 +49,6 @@ interface CachedHashes {
   hashes: Uint8Array[] | undefined;
   root: Uint8Array;
 }
-
-// O_NOFOLLOW makes opening a symlink fail, and O_NONBLOCK keeps a FIFO swapped in after our
-// lstat from hanging the open; both close the gap between the check and the open. Windows has
-// neither flag (and Node's symlinks there need privileges anyway).
-const OPEN_FLAGS =
-  constants.O_RDONLY | (process.platform === 'win32' ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK);
 
 // Files hashed at once on a cache miss: overlaps one file's reads with another's hashing
 // without holding many 1 MiB read buffers.
@@ -318,7 +311,8 @@ export class LocalFolderSource implements RemoteFolder {
     try {
       read = await hashFileChunks(abs, seen.size);
     } catch (err) {
-      if (errCode(err) === 'ENOENT') return undefined;
+      // Gone, or no longer a regular file (a symlink or FIFO swapped in): not there for this pass.
+      if (errCode(err) === 'ENOENT' || errCode(err) === 'ELOOP' || err instanceof NotRegularFileError) return undefined;
       throw err;
     }
     const after = lstatOrNull(abs) ?? undefined;
@@ -365,7 +359,7 @@ async function lstatFile(rel: RelPath, abs: string): Promise<Stats> {
 /** Opens a file to serve chunks from; a missing file or a symlink becomes the engine's error. */
 async function openForChunks(io: FdIo, rel: RelPath, abs: string): Promise<number> {
   try {
-    return await io.open(abs, OPEN_FLAGS);
+    return await io.open(abs, OPEN_SCANNED_FILE);
   } catch (err) {
     throw openError(rel, err);
   }

@@ -1,4 +1,5 @@
 import type { Stats } from 'node:fs';
+import { constants } from 'node:fs';
 import {
   close,
   closeSync,
@@ -30,6 +31,15 @@ import {
  * write of at most this much is cheap.
  */
 export const SMALL_FILE_BYTES = 64 * 1024;
+
+/**
+ * How the engine opens a file it found by a scan, to hash or serve it. O_NOFOLLOW makes opening
+ * a symlink fail, and O_NONBLOCK keeps a FIFO swapped in after the scan's lstat from hanging the
+ * open; the caller's fstat then refuses anything but a regular file. Windows has neither flag
+ * (and Node's symlinks there need privileges anyway).
+ */
+export const OPEN_SCANNED_FILE =
+  constants.O_RDONLY | (process.platform === 'win32' ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK);
 
 /**
  * The per-file descriptor calls the engine makes, in two flavours of one shape: `blockingIo`
