@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Measured, cpuSecondsOf, peakRssKiBOf, type Finished, type Usage } from './proc.js';
@@ -10,9 +11,15 @@ export interface NodeFlags {
   profileDir?: string | undefined;
 }
 
+/** The Node flags in the CLI's shebang (`#!/usr/bin/env -S node FLAGS`): the `leafsync` command runs with them. */
+const SHEBANG_FLAGS = (/^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/m.exec(readFileSync(CLI, 'utf8').split('\n')[0] ?? '')?.[1] ?? '')
+  .split(' ')
+  .filter(Boolean);
+
 let profiles = 0;
 function nodeArgs(flags: NodeFlags, tag: string): string[] {
-  return flags.profileDir ? ['--cpu-prof', '--cpu-prof-dir', flags.profileDir, '--cpu-prof-name', `${String(++profiles).padStart(3, '0')}-${tag}.cpuprofile`] : [];
+  const profile = flags.profileDir ? ['--cpu-prof', '--cpu-prof-dir', flags.profileDir, '--cpu-prof-name', `${String(++profiles).padStart(3, '0')}-${tag}.cpuprofile`] : [];
+  return [...SHEBANG_FLAGS, ...profile];
 }
 
 /** `leafsync serve DIR --json` on 127.0.0.1, under GNU time. */
