@@ -135,6 +135,7 @@ test('malicious client vs a read-only server: push, out-of-folder, internal and 
     assert.ok(only.error && only.messages.length === 1 && !only.bytes.includes(SECRET), `summary of ${JSON.stringify(path)} is refused`);
   }
   const listing = await ask(conn, [frame({ t: 'summary' })]);
+  assert.ok(listing.accepted, 'the server acknowledges a request before answering it');
   assert.equal(listing.messages[0]?.t, 'summary-head');
   assert.ok(!listing.bytes.includes(SECRET));
   const paths = listing.messages.flatMap((m) => (m.t === 'entries' ? (m.entries as Array<{ path: string }>).map((e) => e.path) : []));

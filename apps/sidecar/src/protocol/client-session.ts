@@ -10,6 +10,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_INDICES_PER_REQUEST,
   PROTOCOL_VERSION,
+  accepted,
   ProtocolError,
   chunk,
   deleted,
@@ -156,11 +157,19 @@ async function retryStuck<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Sends one request on a new stream and returns its answer's frames. Every answer but hello's
+ * starts with `accepted`, which is checked and consumed here; until a byte of it arrives the
+ * transport watches for a request stranded on the way (see QuicStream.expectPromptAnswer).
+ */
 async function request(conn: QuicConnection, req: Request, opts?: FrameDecoderOptions): Promise<AsyncGenerator<unknown>> {
   const stream = await conn.openStream();
   await stream.write(encodeFrame(req));
   await stream.end();
-  return readFrames(stream, MAX_FRAME_BYTES, opts);
+  stream.expectPromptAnswer();
+  const frames = readFrames(stream, MAX_FRAME_BYTES, opts);
+  if (req.t !== 'hello') expectMessage(accepted, await nextOrFail(frames, req.t), `acknowledgement of the ${req.t} request`);
+  return frames;
 }
 
 async function nextOrFail(frames: AsyncGenerator<unknown>, what: string): Promise<unknown> {

@@ -5,7 +5,7 @@ import { CHUNK_SIZE } from '../engine/chunking.js';
  * Every message on the wire, as zod schemas: a decoded frame is only used after it parsed,
  * so each string, count and byte length from a peer is bounded before we act on it.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const ALPN = 'leafsync/1';
 
 /** One frame holds at most one chunk plus its envelope; control messages are batched to stay under it. */
@@ -80,6 +80,12 @@ export const hashBatch = z.object({
 });
 export const chunk = z.object({ t: z.literal('chunk'), i: count, data: bytes.refine((b) => b.length <= CHUNK_SIZE) });
 
+/**
+ * The first frame of every answer but hello's, sent as soon as the request is read, before any
+ * work: it proves the request arrived, so a client that hears nothing at all knows its request
+ * is stranded in its own QUIC stack and asks again (QuicStream.expectPromptAnswer).
+ */
+export const accepted = z.object({ t: z.literal('accepted') });
 export const pushed = z.object({ t: z.literal('pushed'), chunks: count, bytes: count });
 export const deleted = z.object({ t: z.literal('deleted') });
 

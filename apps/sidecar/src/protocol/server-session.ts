@@ -58,7 +58,10 @@ async function serveStream(stream: QuicStream, folder: ServedFolder, state: Conn
     const first = await frames.next();
     if (first.done) throw new ProtocolError('stream closed before a request');
     const req = expectMessage(request, first.value, 'request');
-    if (req.t !== 'hello' && !state.greeted) throw new ProtocolError('request before hello');
+    if (req.t !== 'hello') {
+      if (!state.greeted) throw new ProtocolError('request before hello');
+      await stream.write(encodeFrame({ t: 'accepted' }));
+    }
     await answer(stream, req, folder, state);
     await stream.end();
   } catch (err) {

@@ -5,7 +5,7 @@ import { QuicRemoteFolder } from './client-session.js';
 import { QuicStreamResetError, STREAM_STUCK_CODE } from '../transport/errors.js';
 import { connectQuic } from '../transport/quic-client.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
-import { MaliciousServer, ResetStream } from '../test-support/malicious-server.js';
+import { MaliciousServer, ResetStream, STRANDED } from '../test-support/malicious-server.js';
 import { seededBytes, tempDir } from '../test-support/trees.js';
 import type { Request } from './messages.js';
 
@@ -72,4 +72,22 @@ test('any other reset is not retried: the caller hears of it', async (t) => {
     (e: unknown) => e instanceof QuicStreamResetError && e.appCode === 7,
   );
   assert.equal(server.requests.filter((r) => r.t === 'chunks').length, 1);
+});
+
+test('a request that is never acknowledged (stranded in our QUIC stack) is asked again on a new stream', { timeout: 60_000 }, async (t) => {
+  let silenced = 0;
+  const server = await MaliciousServer.start({
+    identity: await loadOrCreateIdentity(await tempDir(t, 'stranded-id')),
+    entries: [{ path: 'big.bin', data: DATA }],
+    script: (req) => (req.t === 'summary' && silenced++ === 0 ? STRANDED : undefined),
+  });
+  t.after(() => server.close());
+  const folder = await openFolder(t, server);
+  const started = Date.now();
+  const summary = await folder.summary();
+  assert.deepEqual(summary.entries.map((e) => e.path), ['big.bin']);
+  assert.equal(server.requests.filter((r) => r.t === 'summary').length, 2, 'the summary was asked twice');
+  // Two counted keep-alive checks (5 s apart) at the least; a silent interval is not counted.
+  const waited = Date.now() - started;
+  assert.ok(waited >= 5_000 && waited < 40_000, `gave up on the unanswered request after ${waited} ms`);
 });

@@ -48,6 +48,12 @@ export interface MaliciousServerOptions {
  * uses it for its clients; a malicious pushing client uses it for the streams a server opens
  * back to fetch the pushed chunks.
  */
+/**
+ * A script's reply that leaves the request unacknowledged and unanswered, the stream open: what
+ * the client sees when its request is stranded in its own QUIC stack.
+ */
+export const STRANDED: Reply = [];
+
 /** Thrown from a script's reply: the response stream is reset with `code` instead of ended. */
 export class ResetStream extends Error {
   constructor(readonly code: number) {
@@ -83,6 +89,8 @@ export class ScriptedPeer {
       const req = request.parse(first.value);
       this.requests.push(req);
       const reply = this.script?.(req, this.honest) ?? this.honest.reply(req);
+      if (reply === STRANDED) return;
+      if (req.t !== 'hello') await stream.write(encodeFrame({ t: 'accepted' }));
       for await (const piece of reply) {
         await stream.write(piece);
         this.bytesSent += piece.length;

@@ -7,8 +7,10 @@ import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/messages.js';
 import type { QuicConnection } from '../transport/types.js';
 
 export interface RawAnswer {
-  /** Every whole message the server sent back. */
+  /** Every whole message the server sent back, after its `accepted` acknowledgement. */
   messages: Array<Record<string, unknown>>;
+  /** The answer began with `accepted` (every request but hello's is acknowledged before any work). */
+  accepted: boolean;
   /** The answer's bytes as they came, to search for anything that must not leak. */
   bytes: Buffer;
   /** The first message, if it is an error message. */
@@ -52,9 +54,11 @@ export async function ask(conn: QuicConnection, pieces: Uint8Array[], opts: { fi
   decoder.push(bytes);
   const messages: Array<Record<string, unknown>> = [];
   for (let m = decoder.next(); m !== undefined; m = decoder.next()) messages.push(m.message as Record<string, unknown>);
+  const accepted = messages[0]?.t === 'accepted';
+  if (accepted) messages.shift();
   const first = messages[0];
   const error = first?.t === 'error' ? { code: String(first.code), message: String(first.message) } : undefined;
-  return { messages, bytes, ...(error && { error }), ...(aborted && { aborted }) };
+  return { messages, accepted, bytes, ...(error && { error }), ...(aborted && { aborted }) };
 }
 
 /** One request as a frame. */

@@ -96,6 +96,8 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private readonly skippedPeerStreams = new Set<number>();
   /** Streams we finished with whose data quiche has not yet seen acknowledged: id → stuck checks so far. */
   private readonly unacked = new Map<number, number>();
+  /** Requests we sent whose answer has not begun (see QuicStream.expectPromptAnswer): stream → checks so far. */
+  private readonly unanswered = new Map<QuicStreamImpl, number>();
 
   private readonly batchPool: SendBatch[] = [];
   private flushScheduled = false;
@@ -254,6 +256,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   private readonly onKeepAlive = (): void => {
     if (this.unacked.size > 0) this.resetStuckStreams();
+    if (this.unanswered.size > 0) this.abandonStrandedRequests();
     for (const s of this.streams.values()) s.noticeHiddenReset();
     // Only ping after a silent interval, so busy connections pay nothing.
     if (!this.heardSinceKeepAlive && !this.closing) {
@@ -263,9 +266,38 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.heardSinceKeepAlive = false;
   };
 
-  private resetStuckStreams(): void {
+  /** Only the idle timer is armed: quiche believes nothing of ours is in flight or lost. */
+  private idleTimerOnly(): boolean {
     const timer = this.conn.timeout();
-    const idleOnly = timer === null || timer > LOSS_TIMER_BOUND_MS;
+    return timer === null || timer > LOSS_TIMER_BOUND_MS;
+  }
+
+  /**
+   * A request stranded in our own quiche never reaches the peer, whose prompt acknowledgement
+   * then never comes. A check counts only if the peer was heard from since the last one (a
+   * blackout is not a stranded request), and only while quiche has nothing in flight (a
+   * retransmission may still deliver it).
+   */
+  private abandonStrandedRequests(): void {
+    const idleOnly = this.idleTimerOnly();
+    for (const [stream, checks] of this.unanswered) {
+      if (stream.answered) {
+        this.unanswered.delete(stream);
+      } else if (!idleOnly) {
+        this.unanswered.set(stream, 0);
+      } else if (!this.heardSinceKeepAlive) {
+        continue;
+      } else if (checks + 1 < STUCK_CHECKS) {
+        this.unanswered.set(stream, checks + 1);
+      } else {
+        this.unanswered.delete(stream);
+        stream.abandonUnanswered();
+      }
+    }
+  }
+
+  private resetStuckStreams(): void {
+    const idleOnly = this.idleTimerOnly();
     for (const [id, checks] of this.unacked) {
       try {
         this.conn.streamCapacity(id);
@@ -331,6 +363,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private failStreams(reason: Error): void {
     for (const s of this.streams.values()) s.connectionClosed(reason);
     this.streams.clear();
+    this.unanswered.clear();
     this.writers.clear();
     for (const w of this.openWaiters.splice(0)) w.reject(reason);
   }
@@ -422,7 +455,12 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.scheduleFlush();
   }
 
+  awaitAnswer(stream: QuicStreamImpl): void {
+    this.unanswered.set(stream, 0);
+  }
+
   streamFinished(stream: QuicStreamImpl, delivered: boolean): void {
+    this.unanswered.delete(stream);
     this.streams.delete(stream.id);
     if (delivered) this.unacked.set(stream.id, 0);
   }

@@ -25,6 +25,8 @@ export interface StreamHost {
    * our data and a FIN (not a reset), so quiche still owes the peer their delivery.
    */
   streamFinished(stream: QuicStreamImpl, delivered: boolean): void;
+  /** Watch this stream for an answer that never comes (see QuicStream.expectPromptAnswer). */
+  awaitAnswer(stream: QuicStreamImpl): void;
 }
 
 /**
@@ -57,6 +59,8 @@ export class QuicStreamImpl implements QuicStream {
   private recvError: Error | undefined;
   private readWaiter: (() => void) | undefined;
   private iterating = false;
+  /** Anything at all came back: a byte, the FIN, a reset. */
+  private heard = false;
 
   // Send side.
   private readonly writes: PendingWrite[] = [];
@@ -107,8 +111,35 @@ export class QuicStreamImpl implements QuicStream {
         break;
       }
     }
-    if (got) this.wakeReader();
+    if (got) {
+      this.heard = true;
+      this.wakeReader();
+    }
     this.maybeForget();
+  }
+
+  /** Whether the peer has answered at all; the connection stops watching once it has. */
+  get answered(): boolean {
+    return this.heard;
+  }
+
+  /**
+   * Our request never reached the peer (QuicStream.expectPromptAnswer): both directions are shut
+   * with the stuck code, so the peer drops whatever part of it arrived, and the reader is told
+   * to ask again.
+   */
+  abandonUnanswered(): void {
+    if (this.heard) return;
+    const conn = this.host.conn;
+    for (const direction of [quiche.Shutdown.Read, quiche.Shutdown.Write]) {
+      try {
+        conn.streamShutdown(this.id, direction, STREAM_STUCK_CODE);
+      } catch {
+        // Already complete in that direction, or unknown to quiche: nothing to shut.
+      }
+    }
+    this.failRecv(new QuicStreamResetError(this.id, STREAM_STUCK_CODE, `no answer on stream ${this.id}: the request is presumed stuck in this side's QUIC stack`));
+    this.host.scheduleFlush();
   }
 
   /** Retry pending writes; returns true while some remain blocked on flow control. */
@@ -161,6 +192,10 @@ export class QuicStreamImpl implements QuicStream {
   }
 
   // ---- QuicStream ----
+
+  expectPromptAnswer(): void {
+    if (!this.heard) this.host.awaitAnswer(this);
+  }
 
   write(data: Uint8Array): Promise<void> {
     if (this.sendClosed) return Promise.reject(new QuicStreamStateError(`write on stream ${this.id} after end() or reset()`));
@@ -294,6 +329,7 @@ export class QuicStreamImpl implements QuicStream {
 
   private failRecv(err: Error): void {
     this.recvError = err;
+    this.heard = true;
     this.wakeReader();
     this.maybeForget();
   }

@@ -21,6 +21,15 @@ export interface QuicStream extends AsyncIterable<Uint8Array> {
   end(): Promise<void>;
   /** Abort both directions with an application error code. */
   reset(code?: number): void;
+  /**
+   * Call after end() on a request whose peer answers at once. quiche 0.18 can lose track of a
+   * stream's data after heavy loss and never send it again; if this stream then hears nothing at
+   * all while the peer is otherwise heard from and quiche has nothing in flight, for two
+   * keep-alive checks (5 s apart; one with the peer silent does not count), reading fails with
+   * a stuck reset (QuicStreamResetError.stuck),
+   * so a request that is safe to repeat can be asked again on a new stream.
+   */
+  expectPromptAnswer(): void;
 }
 
 export interface QuicConnectionStats {
