@@ -143,8 +143,12 @@ export class QuicRemoteFolder implements RemoteFolder {
   }
 }
 
-/** A request whose answer the server's QUIC stack reported stuck is asked again, a few times. */
-const STUCK_RETRIES = 3;
+/**
+ * A request whose answer was reported stuck (by the server's QUIC stack, or by ours for a request
+ * never acknowledged) is asked again. After a blackout one connection was seen stranding several
+ * answers in a row; each retry costs seconds, so allow a handful before reporting the file.
+ */
+const STUCK_RETRIES = 8;
 
 /** Runs a request that is safe to repeat (summary, hashes, chunks) again after a stuck answer. */
 async function retryStuck<T>(attempt: () => Promise<T>): Promise<T> {

@@ -44,11 +44,17 @@ const MAX_DATAGRAMS_PER_FLUSH = 4096;
  * armed, and the data is never sent again. The reader then waits forever on a live connection
  * (seen about one run in three after a 10 s blackout with 5% loss). A stream we finished writing
  * that quiche still holds is stuck when the only timer left is the idle one (a loss or probe
- * timer would be far shorter) for this many keep-alive checks in a row; it is then reset with
- * STREAM_STUCK_CODE, which tells the reader to ask again on a new stream.
+ * timer would be far shorter) for this many checks in a row, STUCK_CHECK_MS apart. The first
+ * such check sends a PING, whose acknowledgement makes quiche look for lost packets again;
+ * the last resets the stream with STREAM_STUCK_CODE, which tells the reader to ask again on a
+ * new stream. After a blackout one connection was seen stranding several answers in a row, so
+ * the check is frequent: each stranded answer costs 2-3 s, not 5-10.
  */
-const STUCK_CHECKS = 2;
+const STUCK_CHECKS = 3;
+const STUCK_CHECK_MS = 1000;
 const LOSS_TIMER_BOUND_MS = 10_000;
+/** Keep-alive checks in a row, with the peer heard from, before an unanswered request is given up on. */
+const UNANSWERED_CHECKS = 2;
 
 /**
  * A buffer carved into datagram-sized slots. It goes back to the pool once
@@ -103,7 +109,11 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private flushScheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
+  private stuckCheck: NodeJS.Timeout | undefined;
   private heardSinceKeepAlive = false;
+  private heardSinceStuckCheck = false;
+  /** A whole stuck check passed in silence while streams were open (see onStuckCheck). */
+  private silent = false;
   private closeDeadline: NodeJS.Timeout | undefined;
 
   private established = false;
@@ -155,6 +165,11 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
       // leave quiche closing, which the flush notices via isClosed().
     }
     this.heardSinceKeepAlive = true;
+    this.heardSinceStuckCheck = true;
+    if (this.silent) {
+      this.silent = false;
+      this.conn.sendAckEliciting();
+    }
     this.scheduleFlush();
   }
 
@@ -251,13 +266,27 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     const chain = this.conn.peerCertChain();
     this.peerCert = chain?.[0] ? new Uint8Array(chain[0]) : undefined;
     this.keepAlive = setInterval(this.onKeepAlive, KEEPALIVE_MS / 2);
+    this.stuckCheck = setInterval(this.onStuckCheck, STUCK_CHECK_MS);
     this.owner.onEstablished(this);
   }
 
-  private readonly onKeepAlive = (): void => {
+  private readonly onStuckCheck = (): void => {
     if (this.unacked.size > 0) this.resetStuckStreams();
-    if (this.unanswered.size > 0) this.abandonStrandedRequests();
     for (const s of this.streams.values()) s.noticeHiddenReset();
+    // Work is outstanding and the peer went quiet for a second: after a blackout both sides may
+    // be waiting on probe timers that doubled through the silence (seen: 5-10 s more after the
+    // link was back). A PING each quiet second, and another the moment the peer is heard again,
+    // gets an acknowledgement through at once, and with it quiche's loss recovery going again.
+    if (!this.heardSinceStuckCheck && this.streams.size > 0 && !this.closing) {
+      this.silent = true;
+      this.conn.sendAckEliciting();
+      this.scheduleFlush();
+    }
+    this.heardSinceStuckCheck = false;
+  };
+
+  private readonly onKeepAlive = (): void => {
+    if (this.unanswered.size > 0) this.abandonStrandedRequests();
     // Only ping after a silent interval, so busy connections pay nothing.
     if (!this.heardSinceKeepAlive && !this.closing) {
       this.conn.sendAckEliciting();
@@ -287,7 +316,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
         this.unanswered.set(stream, 0);
       } else if (!this.heardSinceKeepAlive) {
         continue;
-      } else if (checks + 1 < STUCK_CHECKS) {
+      } else if (checks + 1 < UNANSWERED_CHECKS) {
         this.unanswered.set(stream, checks + 1);
       } else {
         this.unanswered.delete(stream);
@@ -298,6 +327,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   private resetStuckStreams(): void {
     const idleOnly = this.idleTimerOnly();
+    let ping = false;
     for (const [id, checks] of this.unacked) {
       try {
         this.conn.streamCapacity(id);
@@ -308,6 +338,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
       if (!idleOnly) {
         this.unacked.set(id, 0);
       } else if (checks + 1 < STUCK_CHECKS) {
+        if (checks === 0) ping = true;
         this.unacked.set(id, checks + 1);
       } else {
         this.unacked.delete(id);
@@ -318,6 +349,10 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
         }
         this.scheduleFlush();
       }
+    }
+    if (ping && !this.closing) {
+      this.conn.sendAckEliciting();
+      this.scheduleFlush();
     }
   }
 
@@ -349,8 +384,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.keepAlive) clearInterval(this.keepAlive);
+    if (this.stuckCheck) clearInterval(this.stuckCheck);
     if (this.closeDeadline) clearTimeout(this.closeDeadline);
-    this.timer = this.keepAlive = this.closeDeadline = undefined;
+    this.timer = this.keepAlive = this.stuckCheck = this.closeDeadline = undefined;
     this.finalStats = this.readStats();
     const error = this.closeError();
     this.dead ??= error ?? new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote)} closed`);

@@ -174,7 +174,7 @@ export class QuicStreamImpl implements QuicStream {
    * quiche never reports a peer's reset of a stream whose FIN already arrived but whose data has
    * a gap (its notice, an empty buffer at the final size, is dropped once that size is known; the
    * stream is not "readable", so streamRecv answers Done): the reader would wait forever. Checked
-   * on the connection's keep-alive tick. The reset's code is not visible then; only the
+   * on the connection's stuck check (every second). The reset's code is not visible then; only the
    * stuck-stream check resets a stream after its FIN (reset() never does), hence that code.
    */
   noticeHiddenReset(): void {
