@@ -168,7 +168,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.heardSinceStuckCheck = true;
     if (this.silent) {
       this.silent = false;
-      this.conn.sendAckEliciting();
+      if (!this.closing) this.conn.sendAckEliciting();
     }
     this.scheduleFlush();
   }
