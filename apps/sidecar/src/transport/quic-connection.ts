@@ -277,8 +277,13 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     // be waiting on probe timers that doubled through the silence (seen: 5-10 s more after the
     // link was back). A PING each quiet second, and another the moment the peer is heard again,
     // gets an acknowledgement through at once, and with it quiche's loss recovery going again.
-    if (!this.heardSinceStuckCheck && this.streams.size > 0 && !this.closing) {
-      this.silent = true;
+    const quiet = !this.heardSinceStuckCheck && this.streams.size > 0;
+    // Writes wait for room while quiche arms no loss timer: it counts bytes in flight that it
+    // will never declare lost (seen with 2% loss: a sender idle for minutes while the peer's
+    // PINGs kept the connection alive). Our own PING, once acknowledged, makes it declare them.
+    const blocked = this.writers.size > 0 && this.idleTimerOnly();
+    if ((quiet || blocked) && !this.closing) {
+      if (quiet) this.silent = true;
       this.conn.sendAckEliciting();
       this.scheduleFlush();
     }
