@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.js';
@@ -13,10 +14,10 @@ import {
 import type { IndexCache, IndexRecord } from './index-cache.js';
 import { isInternalPath } from './internal-names.js';
 import { loadIgnoreRules, type IgnoreMatcher } from './ignore-rules.js';
-import { folderRoot, merkleRoot } from './merkle.js';
+import { bytesEqual, folderRoot, merkleRoot } from './merkle.js';
 import { InsideRoot, validateRelPath } from './safe-path.js';
 import type { ScanWarning } from './scanner.js';
-import { scanFolderOnDisk } from './scanner.js';
+import { scanFolderOnDisk, type ScannedEntryOnDisk } from './scanner.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
 import { errCode, lstatOrNull } from '../fs/fs-errors.js';
 import { OPEN_SCANNED_FILE, ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
@@ -37,6 +38,18 @@ export interface LocalFolderSourceOptions {
    * the next pass on (instead of a fixed `ignore`).
    */
   readIgnoreFile?: boolean;
+}
+
+/** One listing of the folder, before any hashing: what summary() builds on. */
+export interface FolderScan {
+  entries: ScannedEntryOnDisk[];
+  warnings: ScanWarning[];
+  /**
+   * SHA-256 over every entry's path, type, size, mtime, ctime, inode and mode. Two scans with
+   * the same digest give the same summary, on the presumption the hash cache already makes: a
+   * file whose size, times and inode are unchanged still holds what it held when hashed.
+   */
+  digest: Uint8Array;
 }
 
 /** What a file looked like when it was hashed; any difference means the hashes may be stale. */
@@ -83,6 +96,8 @@ export class LocalFolderSource implements RemoteFolder {
   private remembered: IndexRecord[] = [];
   /** Directories proven inside the root since the last summary (each summary starts afresh). */
   private paths: InsideRoot;
+  /** The last summary and the digest of the scan it was built from. */
+  private lastSummary: { digest: Uint8Array; summary: FolderSummary } | undefined;
 
   constructor(rootAbs: string, opts?: LocalFolderSourceOptions) {
     this.rootAbs = rootAbs;
@@ -98,23 +113,45 @@ export class LocalFolderSource implements RemoteFolder {
     return this.warnings;
   }
 
-  async summary(): Promise<FolderSummary> {
+  /**
+   * Lists the folder as it is now, without hashing anything. Cheap next to summary() when the
+   * index must first be loaded: a caller holding the digest of an earlier scan can skip the rest.
+   */
+  async scan(): Promise<FolderScan> {
     if (this.readIgnoreFile) this.ignore = await loadIgnoreRules(this.rootAbs);
     this.paths = new InsideRoot(this.rootAbs);
     if (this.only !== undefined && this.isIgnored(this.only)) throw new IgnoredPathError(this.only);
     const warnings: ScanWarning[] = [];
-    const scanned = await scanFolderOnDisk(this.rootAbs, {
+    const entries = await scanFolderOnDisk(this.rootAbs, {
       ...(this.only !== undefined && { only: this.only }),
       ...(this.ignore !== undefined && { ignore: this.ignore }),
       onWarning: (w) => warnings.push(w),
     });
-    if (this.index !== undefined && this.only === undefined && this.indexed === undefined) this.loadIndex(this.index);
+    return { entries, warnings, digest: scanDigest(entries) };
+  }
+
+  async summary(): Promise<FolderSummary> {
+    return this.summaryOf(await this.scan());
+  }
+
+  /** The folder's summary built from `scan`, which must be this instance's own and recent. */
+  async summaryOf(scan: FolderScan): Promise<FolderSummary> {
+    const { entries: scanned, warnings, digest } = scan;
     const diskPaths = new Map<RelPath, string>();
+    for (const e of scanned) if (e.diskPath !== e.path) diskPaths.set(e.path, e.diskPath);
+    this.diskPaths = diskPaths;
+    this.warnings = warnings;
+    // Nothing changed since the last summary and nothing written meanwhile: same root, same
+    // entries (a server answers every pass's summary request; this spares it the lookups).
+    const last = this.lastSummary;
+    if (last !== undefined && this.remembered.length === 0 && bytesEqual(last.digest, digest)) {
+      return { root: last.summary.root, entries: [...last.summary.entries] };
+    }
+    if (this.index !== undefined && this.only === undefined && this.indexed === undefined) this.loadIndex(this.index);
     // Cached files are resolved synchronously first; only misses are read, a few at a time.
     const hashed: Array<CachedHashes | undefined> = new Array<CachedHashes | undefined>(scanned.length);
     const misses: number[] = [];
     scanned.forEach((e, i) => {
-      if (e.diskPath !== e.path) diskPaths.set(e.path, e.diskPath);
       if (e.type !== 'file') return;
       const known = this.lookup(e.path, e);
       if (known === undefined) misses.push(i);
@@ -154,9 +191,9 @@ export class LocalFolderSource implements RemoteFolder {
         if (gone.length > 0) this.index.deleteMany(gone);
       }
     }
-    this.diskPaths = diskPaths;
-    this.warnings = warnings;
-    return { root: folderRoot(entries), entries };
+    const summary = { root: folderRoot(entries), entries };
+    this.lastSummary = { digest, summary: { root: summary.root, entries: [...entries] } };
+    return summary;
   }
 
   async chunkHashes(path: RelPath): Promise<Uint8Array[]> {
@@ -372,3 +409,9 @@ function openError(rel: RelPath, err: unknown): unknown {
   return err;
 }
 
+/** See FolderScan.digest. Paths hold no control characters (validateRelPath), so the lines are unambiguous. */
+function scanDigest(entries: readonly ScannedEntryOnDisk[]): Uint8Array {
+  const hash = createHash('sha256');
+  for (const e of entries) hash.update(`${e.path}\0${e.type}\0${e.size}\0${e.mtimeMs}\0${e.ctimeMs}\0${e.ino}\0${e.mode}\n`);
+  return hash.digest();
+}

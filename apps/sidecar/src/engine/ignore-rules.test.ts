@@ -64,6 +64,17 @@ describe('ignoreMatcherFromText', () => {
     assert.equal(ignored('normal.txt', false), false);
   });
 
+  it('a file of only comments and blank lines excludes nothing but internal names', () => {
+    for (const text of ['', '\n\n', '# just a note\n   \n#*.txt\r\n']) {
+      const rules = ignoreMatcherFromText(text);
+      for (const [p, isDir] of [['a.txt', false], ['# just a note', false], ['build', true], [IGNORE_FILE, false]] as const) {
+        assert.equal(rules(p, isDir), false, `${JSON.stringify(text)}: ${p}`);
+      }
+      assert.equal(rules('.git/config', false), true);
+      assert.equal(rules('x/y.part', false), true);
+    }
+  });
+
   it('matches case-sensitively, so peers on different OSes agree', () => {
     assert.equal(ignored('DEBUG.LOG', false), false);
   });

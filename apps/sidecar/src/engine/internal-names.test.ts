@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isInternalPath } from './internal-names.js';
+import { isInternalName, isInternalPath } from './internal-names.js';
 
 describe('isInternalPath', () => {
   it('flags internal directories at any depth and everything under them', () => {
@@ -18,6 +18,11 @@ describe('isInternalPath', () => {
   it('leaves ordinary names alone', () => {
     for (const p of ['.gitignore', '.github/workflows/ci.yml', 'git/x', 'part', 'a.part/file', 'x.partial', '.leafsync_tmpx', 'notes.git']) {
       assert.equal(isInternalPath(p), false, p);
+    }
+  });
+  it('isInternalName judges a last name as isInternalPath judges the path it ends', () => {
+    for (const name of ['.git', '.GIT', '.leafsync_tmp', '.Leafsync_Trash', 'x.part', 'x.PART', '.gitignore', 'part', 'a.partial', 'notes.git']) {
+      assert.equal(isInternalName(name), isInternalPath(`dir/${name}`), name);
     }
   });
 });

@@ -12,6 +12,14 @@ export function isInternalPath(rel: RelPath): boolean {
   for (const segment of segments) {
     if (INTERNAL_DIRS.has(segment.toLowerCase())) return true;
   }
-  const base = segments[segments.length - 1] ?? '';
-  return base.toLowerCase().endsWith('.part');
+  return isInternalName(segments[segments.length - 1] ?? '');
+}
+
+/**
+ * isInternalPath for the last name of a path whose parent is not internal: what a scan asks of
+ * each entry of a directory it already descended into.
+ */
+export function isInternalName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return INTERNAL_DIRS.has(lower) || lower.endsWith('.part');
 }

@@ -8,7 +8,7 @@ import { bytesEqual, folderRoot } from './merkle.js';
 import { InsideRoot, validateRelPath } from './safe-path.js';
 import { isInternalPath } from './internal-names.js';
 import { removeStagingDirIfEmpty } from './staging-file.js';
-import { LocalFolderSource } from './folder-source.js';
+import { LocalFolderSource, type FolderScan } from './folder-source.js';
 import type { TransferContext } from './file-transfer.js';
 import { TypeConflictError, syncFileFrom } from './sync-file.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -26,6 +26,11 @@ export interface PullState {
   remoteRoot?: Uint8Array;
   /** The local folder root right after that pass. */
   localRoot?: Uint8Array;
+  /**
+   * The digest of the local scan `localRoot` was built from (FolderScan.digest): a scan with the
+   * same digest has the same root, so an unchanged folder needs no index and no hashing.
+   */
+  localDigest?: Uint8Array;
   files?: number;
 }
 
@@ -93,12 +98,20 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
 
   // Both sides scan at once: the server answers "unchanged" for the root we last synced to,
   // while we check that nothing changed here either. Only if ours did do we ask for the listing.
-  const [localBefore, quick] = await Promise.all([
-    localSummary(local),
+  const [localScan, quick] = await Promise.all([
+    scanLocal(local),
     remote.summary(state.remoteRoot ? { knownRoot: state.remoteRoot } : {}),
   ]);
+  const sameScan = state.localDigest !== undefined && localScan !== undefined && bytesEqual(state.localDigest, localScan.digest);
+  if (quick.unchanged && sameScan) {
+    result.files = state.files ?? 0;
+    return finish();
+  }
+  const localBefore = await summaryOfScan(local, localScan);
   const unchangedHere = state.localRoot !== undefined && bytesEqual(state.localRoot, localBefore.root);
   if (quick.unchanged && unchangedHere) {
+    // Same content under new identities (a chmod and back, a copy over itself): remember them.
+    setLocalDigest(state, localScan);
     result.files = state.files ?? 0;
     return finish();
   }
@@ -157,7 +170,9 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
 
   if (result.failures.length === 0 && result.mirrorHalted === undefined) {
     state.remoteRoot = summary.root;
-    state.localRoot = (await localSummary(local)).root;
+    const after = await scanLocal(local);
+    state.localRoot = (await summaryOfScan(local, after)).root;
+    setLocalDigest(state, after);
     state.files = result.files;
   } else {
     delete state.remoteRoot;
@@ -222,12 +237,27 @@ export function acceptedEntries(entries: readonly FileSummary[], only: RelPath |
 
 /** The local side as a summary; a single-file session whose file does not exist yet is an empty folder. */
 export async function localSummary(local: LocalFolderSource): Promise<FolderSummary> {
+  return summaryOfScan(local, await scanLocal(local));
+}
+
+/** The local listing, or undefined when nothing is there yet (a new folder, a file not yet pulled). */
+async function scanLocal(local: LocalFolderSource): Promise<FolderScan | undefined> {
   try {
-    return await local.summary();
+    return await local.scan();
   } catch (err) {
-    if (err instanceof NotFoundError) return { root: folderRoot([]), entries: [] };
+    if (err instanceof NotFoundError) return undefined;
     throw err;
   }
+}
+
+function summaryOfScan(local: LocalFolderSource, scan: FolderScan | undefined): Promise<FolderSummary> {
+  return scan === undefined ? Promise.resolve({ root: folderRoot([]), entries: [] }) : local.summaryOf(scan);
+}
+
+/** Nothing there has no digest: a missing folder always takes the full comparison. */
+function setLocalDigest(state: PullState, scan: FolderScan | undefined): void {
+  if (scan === undefined) delete state.localDigest;
+  else state.localDigest = scan.digest;
 }
 
 function clampStreams(streams: number | undefined): number {

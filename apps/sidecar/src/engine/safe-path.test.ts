@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { UnsafePathError, resolveInside, validateRelPath, windowsNameProblem } from './safe-path.js';
+import { UnsafePathError, resolveInside, validateChildPath, validateRelPath, windowsNameProblem } from './safe-path.js';
 
 function refused(p: string, windows: boolean, reason: RegExp): void {
   assert.throws(
@@ -108,6 +108,35 @@ describe('validateRelPath', () => {
     assert.equal(windowsNameProblem('report.txt'), undefined);
     assert.match(windowsNameProblem('AUX.c') ?? '', /reserved/);
     assert.match(windowsNameProblem('x?') ?? '', /forbids/);
+  });
+});
+
+describe('validateChildPath', () => {
+  it('gives what validateRelPath gives for the joined path, reasons included', () => {
+    const outcome = (check: () => string): string => {
+      try {
+        return check();
+      } catch (err) {
+        assert.ok(err instanceof UnsafePathError);
+        return `refused ${JSON.stringify(err.path)}: ${err.reason}`;
+      }
+    };
+    const names = [
+      'ok.txt', 'cafe\u0301', 'x'.repeat(255), 'x'.repeat(256), '\u00e9'.repeat(128), 'a\\b', '\\\\unc', 'a\0b', 'tab\t',
+      'bad\ud800', '.', '..', '', 'CON', 'nul.tar.gz', 'trailing.', 'a?b', 'C:x', 'K\u212a', 'a/b', '/abs',
+    ];
+    let refusals = 0;
+    for (const parent of ['', 'dir', 'caf\u00e9/sub']) {
+      for (const name of names) {
+        for (const windows of [false, true]) {
+          const joined = parent === '' ? name : `${parent}/${name}`;
+          const child = outcome(() => validateChildPath(parent, name, { windows }));
+          assert.equal(child, outcome(() => validateRelPath(joined, { windows })), `${JSON.stringify(joined)} (windows=${windows})`);
+          if (child.startsWith('refused')) refusals++;
+        }
+      }
+    }
+    assert.ok(refusals > 40, `only ${refusals} refusals: the names above must exercise the refusing paths`);
   });
 });
 

@@ -34,26 +34,49 @@ export function validateRelPath(p: string, opts?: { windows?: boolean }): RelPat
   };
   if (typeof p !== 'string') fail('path is not a string');
   if (p.length === 0) fail('empty path');
-  if (CONTROL_CHARS.test(p)) fail(p.includes('\0') ? 'contains a NUL byte' : 'contains a control character');
-  if (LONE_SURROGATE.test(p)) fail('contains an unpaired UTF-16 surrogate (not valid Unicode)');
+  const characters = characterProblem(p);
+  if (characters !== undefined) fail(characters);
   if (p.startsWith('//') || p.startsWith('\\\\')) fail('UNC path');
-  if (p.includes('\\')) fail("contains a backslash (separators must be '/')");
+  if (p.includes('\\')) fail(BACKSLASH);
   if (p.startsWith('/')) fail('absolute path');
   if (/^[A-Za-z]:/.test(p)) fail('starts with a drive letter');
 
   const normal = p.normalize('NFC');
   for (const segment of normal.split('/')) {
-    if (segment === '') fail("empty segment ('//' or a leading or trailing '/')");
-    if (segment === '.' || segment === '..') fail(`'${segment}' segment`);
-    if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) {
-      fail(`segment longer than ${MAX_SEGMENT_BYTES} UTF-8 bytes`);
-    }
-    if (windows) {
-      const problem = windowsNameProblem(segment);
-      if (problem !== undefined) fail(problem);
-    }
+    const problem = segmentProblem(segment, windows);
+    if (problem !== undefined) fail(problem);
   }
   return normal;
+}
+
+/**
+ * validateRelPath(`${parent}/${name}`) for a `parent` that already passed it, checking only the
+ * new name: a scan validates every entry, and re-checking the parents cost 10k files ~20 ms.
+ * Same result, same reasons.
+ */
+export function validateChildPath(parent: RelPath, name: string, opts?: { windows?: boolean }): RelPath {
+  const p = parent === '' ? name : `${parent}/${name}`;
+  if (parent === '' || name.includes('/')) return validateRelPath(p, opts);
+  const windows = opts?.windows ?? process.platform === 'win32';
+  const normal = name.normalize('NFC');
+  const problem = characterProblem(name) ?? (name.includes('\\') ? BACKSLASH : undefined) ?? segmentProblem(normal, windows);
+  if (problem !== undefined) throw new UnsafePathError(p, problem);
+  return `${parent}/${normal}`;
+}
+
+const BACKSLASH = "contains a backslash (separators must be '/')";
+
+function characterProblem(p: string): string | undefined {
+  if (CONTROL_CHARS.test(p)) return p.includes('\0') ? 'contains a NUL byte' : 'contains a control character';
+  if (LONE_SURROGATE.test(p)) return 'contains an unpaired UTF-16 surrogate (not valid Unicode)';
+  return undefined;
+}
+
+function segmentProblem(segment: string, windows: boolean): string | undefined {
+  if (segment === '') return "empty segment ('//' or a leading or trailing '/')";
+  if (segment === '.' || segment === '..') return `'${segment}' segment`;
+  if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) return `segment longer than ${MAX_SEGMENT_BYTES} UTF-8 bytes`;
+  return windows ? windowsNameProblem(segment) : undefined;
 }
 
 /** Why Windows cannot hold a file or directory with this name, or undefined if it can. */

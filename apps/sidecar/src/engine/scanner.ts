@@ -3,8 +3,8 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { IgnoredPathError, InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
 import type { IgnoreMatcher } from './ignore-rules.js';
-import { isInternalPath } from './internal-names.js';
-import { resolveInside, validateRelPath } from './safe-path.js';
+import { isInternalName, isInternalPath } from './internal-names.js';
+import { resolveInside, validateChildPath, validateRelPath } from './safe-path.js';
 import type { RelPath, ScannedEntry } from './types.js';
 import { errCode, errMessage, lstatOrNull } from '../fs/fs-errors.js';
 
@@ -96,13 +96,13 @@ async function walk(
     let rel: RelPath;
     try {
       // Validated as this platform sees it: a name the peer cannot hold is its problem to report.
-      rel = validateRelPath(diskPath);
+      rel = validateChildPath(relDir, d.name);
     } catch (err) {
       if (!(err instanceof UnsafePathError)) throw err;
       warn({ path: diskPath, message: `Skipped ${JSON.stringify(diskPath)}: ${err.reason}` });
       continue;
     }
-    if (isInternalPath(rel)) continue;
+    if (isInternalName(relDir === '' ? rel : rel.slice(relDir.length + 1))) continue;
     if (seen.has(rel)) {
       warn({ path: rel, message: `Skipped ${JSON.stringify(diskPath)}: another name here is the same after Unicode normalisation` });
       continue;

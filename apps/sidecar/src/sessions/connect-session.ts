@@ -93,18 +93,24 @@ function wireBytes(conn: QuicConnection): number {
 }
 
 const hexRoot = z.string().regex(/^[0-9a-f]{64}$/);
-const savedPullState = z.object({ remoteRoot: hexRoot.optional(), localRoot: hexRoot.optional(), files: z.number().int().min(0).optional() });
+const savedPullState = z.object({ remoteRoot: hexRoot.optional(), localRoot: hexRoot.optional(), localDigest: hexRoot.optional(), files: z.number().int().min(0).optional() });
 type SavedPullState = z.infer<typeof savedPullState>;
 
 function toSaved(state: PullState): SavedPullState {
   const hex = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
-  return { ...(state.remoteRoot && { remoteRoot: hex(state.remoteRoot) }), ...(state.localRoot && { localRoot: hex(state.localRoot) }), ...(state.files !== undefined && { files: state.files }) };
+  return {
+    ...(state.remoteRoot && { remoteRoot: hex(state.remoteRoot) }),
+    ...(state.localRoot && { localRoot: hex(state.localRoot) }),
+    ...(state.localDigest && { localDigest: hex(state.localDigest) }),
+    ...(state.files !== undefined && { files: state.files }),
+  };
 }
 
 function fromSaved(saved: SavedPullState | undefined): PullState {
   return {
     ...(saved?.remoteRoot && { remoteRoot: Buffer.from(saved.remoteRoot, 'hex') }),
     ...(saved?.localRoot && { localRoot: Buffer.from(saved.localRoot, 'hex') }),
+    ...(saved?.localDigest && { localDigest: Buffer.from(saved.localDigest, 'hex') }),
     ...(saved?.files !== undefined && { files: saved.files }),
   };
 }
