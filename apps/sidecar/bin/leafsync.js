@@ -3,4 +3,6 @@
 // default young generation (16 MiB semi-spaces) tens of MiB of them wait for each scavenge. With
 // 2 MiB, a 1 GiB pull peaked at 140-146 MiB instead of ~170 per side, at no measurable CPU cost.
 // Only a launch flag can set it; the bench reads this line so it runs leafsync as users do.
-import '../dist/cli/main.js';
+// The command runs from one bundle (scripts/bundle-cli.mjs); a debug stack should name the sources.
+if (process.env.LEAFSYNC_DEBUG) process.setSourceMapsEnabled(true);
+await import('../dist/bundle/main.js');

@@ -44,7 +44,7 @@ export function isApiPath(rawUrl: string): boolean {
   return p === '/trpc' || p.startsWith('/trpc/');
 }
 
-/** The static export next to this package in the monorepo: apps/web/out (from src/ui or dist/ui). */
+/** The static export next to this package in the monorepo: apps/web/out (from src/ui, dist/ui or the bundle in dist/bundle, all two levels down). */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../web/out/', import.meta.url));
 
 /** The web app has not been built (or webRoot points somewhere else). */
