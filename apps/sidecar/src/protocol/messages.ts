@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../util/schema.js';
 import { CHUNK_SIZE } from '../engine/chunking.js';
 
 /**
@@ -34,28 +34,29 @@ export const MAX_LISTING_BYTES = 512 * 1024 * 1024;
 export const LISTING_BYTES_PER_ENTRY = 256;
 export const MAX_ENTRIES = 2_000_000;
 
-const wirePath = z.string().min(1).max(MAX_PATH_BYTES);
-const count = z.number().int().min(0);
+const wirePath = z.string().check(z.minLength(1), z.maxLength(MAX_PATH_BYTES));
+const count = z.int().check(z.minimum(0));
+const countUpTo = (max: number) => count.check(z.maximum(max));
 /** Byte strings from cbor-x; typed as plain Uint8Array so they flow into the engine's types unchanged. */
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a byte string');
-const hash = bytes.refine((b) => b.length === HASH_BYTES, 'a hash is 32 bytes');
+const hash = bytes.check(z.refine((b) => b.length === HASH_BYTES, 'a hash is 32 bytes'));
 
-const optionalRoot = bytes.refine((b) => b.length === 0 || b.length === HASH_BYTES, 'a root is 32 bytes');
+const optionalRoot = bytes.check(z.refine((b) => b.length === 0 || b.length === HASH_BYTES, 'a root is 32 bytes'));
 
 export const wireEntry = z.object({
   path: wirePath,
   type: z.enum(['file', 'dir']),
-  size: count.max(MAX_FILE_SIZE),
-  mtimeMs: z.number().int(),
-  mode: z.number().int().min(0).max(0o7777),
+  size: countUpTo(MAX_FILE_SIZE),
+  mtimeMs: z.int(),
+  mode: countUpTo(0o7777),
   root: optionalRoot,
 });
 
 export const request = z.discriminatedUnion('t', [
   z.object({ t: z.literal('hello'), v: count, mode: z.enum(['pull', 'push']) }),
-  z.object({ t: z.literal('summary'), only: wirePath.optional(), known: hash.optional() }),
+  z.object({ t: z.literal('summary'), only: z.optional(wirePath), known: z.optional(hash) }),
   z.object({ t: z.literal('hashes'), path: wirePath }),
-  z.object({ t: z.literal('chunks'), path: wirePath, indices: z.array(count).min(1).max(MAX_INDICES_PER_REQUEST) }),
+  z.object({ t: z.literal('chunks'), path: wirePath, indices: z.array(count).check(z.minLength(1), z.maxLength(MAX_INDICES_PER_REQUEST)) }),
   /**
    * "Take my version of this entry": the server fetches the chunks it lacks from the client over
    * streams it opens itself. `base` is the root the client believes the server has (empty: none);
@@ -67,18 +68,18 @@ export const request = z.discriminatedUnion('t', [
 ]);
 export type Request = z.infer<typeof request>;
 
-export const errorMessage = z.object({ t: z.literal('error'), code: z.string().max(64), message: z.string().max(4096) });
+export const errorMessage = z.object({ t: z.literal('error'), code: z.string().check(z.maxLength(64)), message: z.string().check(z.maxLength(4096)) });
 export type ErrorMessage = z.infer<typeof errorMessage>;
 
-export const welcome = z.object({ t: z.literal('welcome'), v: count, file: wirePath.optional() });
-export const summaryHead = z.object({ t: z.literal('summary-head'), root: hash, count: count.max(MAX_ENTRIES), unchanged: z.boolean().optional() });
-export const entriesBatch = z.object({ t: z.literal('entries'), entries: z.array(wireEntry).max(ENTRIES_PER_BATCH) });
-export const hashesHead = z.object({ t: z.literal('hashes-head'), count: count.max(Math.ceil(MAX_FILE_SIZE / CHUNK_SIZE)) });
+export const welcome = z.object({ t: z.literal('welcome'), v: count, file: z.optional(wirePath) });
+export const summaryHead = z.object({ t: z.literal('summary-head'), root: hash, count: countUpTo(MAX_ENTRIES), unchanged: z.optional(z.boolean()) });
+export const entriesBatch = z.object({ t: z.literal('entries'), entries: z.array(wireEntry).check(z.maxLength(ENTRIES_PER_BATCH)) });
+export const hashesHead = z.object({ t: z.literal('hashes-head'), count: countUpTo(Math.ceil(MAX_FILE_SIZE / CHUNK_SIZE)) });
 export const hashBatch = z.object({
   t: z.literal('hash-batch'),
-  hashes: bytes.refine((b) => b.length % HASH_BYTES === 0 && b.length <= HASHES_PER_BATCH * HASH_BYTES),
+  hashes: bytes.check(z.refine((b) => b.length % HASH_BYTES === 0 && b.length <= HASHES_PER_BATCH * HASH_BYTES)),
 });
-export const chunk = z.object({ t: z.literal('chunk'), i: count, data: bytes.refine((b) => b.length <= CHUNK_SIZE) });
+export const chunk = z.object({ t: z.literal('chunk'), i: count, data: bytes.check(z.refine((b) => b.length <= CHUNK_SIZE)) });
 
 /**
  * The first frame of every answer but hello's, sent as soon as the request is read, before any
@@ -115,7 +116,7 @@ export class PeerError extends Error {
 }
 
 /** Parses `message` as `schema`, turning a peer's error message into PeerError and anything else into ProtocolError. */
-export function expectMessage<S extends z.ZodType>(schema: S, message: unknown, what: string): z.infer<S> {
+export function expectMessage<S extends z.ZodMiniType>(schema: S, message: unknown, what: string): z.infer<S> {
   const parsed = schema.safeParse(message);
   if (parsed.success) return parsed.data;
   const asError = errorMessage.safeParse(message);

@@ -6,7 +6,7 @@ import { pullPass, type PullEvent, type PullState } from '../engine/pull.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import type { RelPath } from '../engine/types.js';
 import { QuicRemoteFolder } from '../protocol/client-session.js';
-import { z } from 'zod';
+import * as z from '../util/schema.js';
 import type { QuicConnection } from '../transport/types.js';
 import { PairStateFile } from './pair-state.js';
 import { withReconnects, type PeerTarget, type ReconnectHooks } from './reconnecting.js';
@@ -92,8 +92,12 @@ function wireBytes(conn: QuicConnection): number {
   return s.sentBytes + s.recvBytes;
 }
 
-const hexRoot = z.string().regex(/^[0-9a-f]{64}$/);
-const savedPullState = z.object({ remoteRoot: hexRoot.optional(), localRoot: hexRoot.optional(), localDigest: hexRoot.optional(), files: z.number().int().min(0).optional() });
+const savedPullState = z.object({
+  remoteRoot: z.optional(z.hexDigest),
+  localRoot: z.optional(z.hexDigest),
+  localDigest: z.optional(z.hexDigest),
+  files: z.optional(z.int().check(z.minimum(0))),
+});
 type SavedPullState = z.infer<typeof savedPullState>;
 
 function toSaved(state: PullState): SavedPullState {

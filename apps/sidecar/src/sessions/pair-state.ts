@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../util/schema.js';
 import { writeFileAtomic } from '../fs/atomic-file.js';
 import { errCode } from '../fs/fs-errors.js';
 
@@ -11,14 +11,14 @@ import { errCode } from '../fs/fs-errors.js';
  * for inspection) and the session starts as if it had never run, which is always safe, only
  * slower or noisier.
  */
-export class PairStateFile<S extends z.ZodType> {
+export class PairStateFile<S extends z.ZodMiniType> {
   private constructor(
     readonly path: string,
     private readonly schema: S,
     private readonly pair: { folder: string; peer: string },
   ) {}
 
-  static for<S extends z.ZodType>(home: string, kind: string, pair: { folder: string; peer: string; scope?: string }, schema: S): PairStateFile<S> {
+  static for<S extends z.ZodMiniType>(home: string, kind: string, pair: { folder: string; peer: string; scope?: string }, schema: S): PairStateFile<S> {
     const id = createHash('sha256').update(`${pair.folder}\0${pair.peer}\0${pair.scope ?? ''}`).digest('hex').slice(0, 32);
     return new PairStateFile(join(home, kind, `${id}.json`), schema, { folder: pair.folder, peer: pair.peer });
   }

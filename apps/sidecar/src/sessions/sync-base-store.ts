@@ -1,10 +1,9 @@
-import { z } from 'zod';
+import * as z from '../util/schema.js';
 import type { SyncBase } from '../engine/two-way-plan.js';
 import type { RelPath } from '../engine/types.js';
 import { PairStateFile } from './pair-state.js';
 
-const hexRoot = z.string().regex(/^[0-9a-f]{64}$/);
-const baseSchema = z.record(z.string(), hexRoot);
+const baseSchema = z.record(z.string(), z.hexDigest);
 
 /**
  * The last synced root of every file, per (local folder, server), kept by `watch`. It is what

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../util/schema.js';
 import { writeFileAtomic } from '../fs/atomic-file.js';
 
 /**
@@ -134,9 +134,9 @@ async function readTrustFile(path: string): Promise<TrustFile> {
 }
 
 const trustFileSchema = z.object({
-  version: z.literal(1).default(1),
-  servers: z.record(z.string(), z.object({ fingerprint: z.string().regex(FINGERPRINT_PATTERN), pinnedAt: z.string() })),
-  clients: z.record(z.string().regex(FINGERPRINT_PATTERN), z.object({ pinnedAt: z.string() })),
+  version: z._default(z.literal(1), 1),
+  servers: z.record(z.string(), z.object({ fingerprint: z.string().check(z.regex(FINGERPRINT_PATTERN)), pinnedAt: z.string() })),
+  clients: z.record(z.string().check(z.regex(FINGERPRINT_PATTERN)), z.object({ pinnedAt: z.string() })),
 });
 
 function parseTrustFile(path: string, text: string): TrustFile {
