@@ -411,7 +411,6 @@ function openError(rel: RelPath, err: unknown): unknown {
 
 /** See FolderScan.digest. Paths hold no control characters (validateRelPath), so the lines are unambiguous. */
 function scanDigest(entries: readonly ScannedEntryOnDisk[]): Uint8Array {
-  const hash = createHash('sha256');
-  for (const e of entries) hash.update(`${e.path}\0${e.type}\0${e.size}\0${e.mtimeMs}\0${e.ctimeMs}\0${e.ino}\0${e.mode}\n`);
-  return hash.digest();
+  const lines = entries.map((e) => `${e.path}\0${e.type}\0${e.size}\0${e.mtimeMs}\0${e.ctimeMs}\0${e.ino}\0${e.mode}\n`);
+  return createHash('sha256').update(lines.join('')).digest();
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FileSummary } from './types.js';
+import { compareUtf8 } from '../util/utf8-order.js';
 
 /*
  * Merkle tree over a file's chunk hashes. Tags keep the three kinds of input apart, so no leaf
@@ -41,10 +42,10 @@ export function merkleRoot(chunkHashes: readonly Uint8Array[]): Uint8Array {
  *                                   || u32 mode || u8 rootLen || root
  */
 export function folderRoot(entries: readonly FileSummary[]): Uint8Array {
-  const keyed = entries.map((e) => ({ e, key: Buffer.from(e.path, 'utf8') }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
-  const h = createHash('sha256').update(FOLDER).update(u32(keyed.length));
-  for (const { e, key } of keyed) {
+  const sorted = [...entries].sort((a, b) => compareUtf8(a.path, b.path));
+  const h = createHash('sha256').update(FOLDER).update(u32(sorted.length));
+  for (const e of sorted) {
+    const key = Buffer.from(e.path, 'utf8');
     if (e.root.length > 255) throw new RangeError(`root of ${e.path} is ${e.root.length} bytes`);
     const fields = Buffer.alloc(1 + 8 + 8 + 4 + 1);
     fields.writeUInt8(e.type === 'file' ? 0 : 1, 0);

@@ -1,6 +1,7 @@
 import type { IgnoreMatcher } from './ignore-rules.js';
 import { isInternalPath } from './internal-names.js';
 import type { RelPath } from './types.js';
+import { compareUtf8 } from '../util/utf8-order.js';
 
 export interface MirrorPlan {
   /** Local files to move to the trash, in path order. */
@@ -65,8 +66,8 @@ export function planMirror(
     if (e.type === 'file') trash.push(e.path);
     else dirs.push(e.path);
   }
-  trash.sort(byBytes);
-  dirs.sort((a, b) => depth(b) - depth(a) || byBytes(a, b));
+  trash.sort(compareUtf8);
+  dirs.sort((a, b) => depth(b) - depth(a) || compareUtf8(a, b));
   return { trash, emptyDirCandidates: dirs };
 }
 
@@ -84,8 +85,4 @@ function fold(rel: RelPath): string {
 
 function depth(rel: RelPath): number {
   return rel.split('/').length;
-}
-
-function byBytes(a: RelPath, b: RelPath): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }

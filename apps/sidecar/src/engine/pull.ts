@@ -44,6 +44,11 @@ export interface PullOptions {
    * so files that did not change are not re-hashed.
    */
   local?: LocalFolderSource;
+  /**
+   * `scanLocal(local)` already under way, to overlap the local scan with connecting. It must be
+   * recent: a pass that plans from an old listing leaves what changed since for the next pass.
+   */
+  localScan?: Promise<FolderScan | undefined>;
   limiter?: RateLimiter;
   /** Move local-only files to the trash so the folders end identical. */
   mirror?: boolean;
@@ -99,7 +104,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   // Both sides scan at once: the server answers "unchanged" for the root we last synced to,
   // while we check that nothing changed here either. Only if ours did do we ask for the listing.
   const [localScan, quick] = await Promise.all([
-    scanLocal(local),
+    opts.localScan ?? scanLocal(local),
     remote.summary(state.remoteRoot ? { knownRoot: state.remoteRoot } : {}),
   ]);
   const sameScan = state.localDigest !== undefined && localScan !== undefined && bytesEqual(state.localDigest, localScan.digest);
@@ -241,7 +246,7 @@ export async function localSummary(local: LocalFolderSource): Promise<FolderSumm
 }
 
 /** The local listing, or undefined when nothing is there yet (a new folder, a file not yet pulled). */
-async function scanLocal(local: LocalFolderSource): Promise<FolderScan | undefined> {
+export async function scanLocal(local: LocalFolderSource): Promise<FolderScan | undefined> {
   try {
     return await local.scan();
   } catch (err) {

@@ -7,6 +7,7 @@ import { isInternalName, isInternalPath } from './internal-names.js';
 import { resolveInside, validateChildPath, validateRelPath } from './safe-path.js';
 import type { RelPath, ScannedEntry } from './types.js';
 import { errCode, errMessage, lstatOrNull } from '../fs/fs-errors.js';
+import { compareUtf8 } from '../util/utf8-order.js';
 
 /** Something the scan skipped that the user may want to know about (it will not be synced). */
 export interface ScanWarning {
@@ -63,9 +64,7 @@ export async function scanFolderOnDisk(rootAbs: string, opts?: ScanOptions): Pro
   const out: ScannedEntryOnDisk[] = [];
   const seen = new Set<string>();
   await walk(rootAbs, '', '', out, seen, warn, ignored, true);
-  const keyed = out.map((e) => ({ e, key: Buffer.from(e.path, 'utf8') }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
-  return keyed.map((k) => k.e);
+  return out.sort((a, b) => compareUtf8(a.path, b.path));
 }
 
 const LSTAT_BATCH = 64;

@@ -1,5 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PassSummary } from '@leafsync/shared';
+import { LocalFolderSource } from '../engine/folder-source.js';
+import { serveConnection } from '../protocol/server-session.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { QuicServer } from '../transport/quic-server.js';
 import { TrustStore } from '../transport/trust-store.js';
@@ -39,4 +44,52 @@ test('a server that accepts handshakes but drops every session at once is not ha
   assert.ok(handshakes >= 2, `it did retry (${handshakes} handshakes)`);
   assert.ok(handshakes <= 3, `${handshakes} handshakes in 4 s`);
   assert.ok(notices.every((n) => /retrying in \d+ s/.test(n)), notices.join('\n'));
+});
+
+test('the first pass after a failed connection attempt scans afresh: a local edit made meanwhile is still undone', async (t) => {
+  const [serverHome, clientHome, served, dest] = await tempDirs(t, 'sh', 'ch', 'served', 'dest');
+  await writeFile(join(served, 'a.txt'), 'the server version\n');
+  const identity = await loadOrCreateIdentity(serverHome);
+  const source = new LocalFolderSource(served);
+  const serve = (port: number) => QuicServer.listen({ host: '127.0.0.1', port, identity, onConnection: (c) => void serveConnection(c, { source }) });
+  const first = await serve(0);
+  const port = first.address.port;
+  const peer = {
+    target: { host: '127.0.0.1', port },
+    folder: dest,
+    home: clientHome,
+    trust: await TrustStore.load(clientHome),
+    policy: { acceptFirst: true },
+    identity: await loadOrCreateIdentity(clientHome),
+    handshakeTimeoutMs: 300,
+  };
+  // One pass while the server is up: the client's index and saved state now know a.txt.
+  assert.equal((await runConnect(peer, { once: true }))?.filesChanged, 1);
+  await first.close();
+
+  // Now the server is down, so the first attempt fails and connect backs off for 1 s.
+  const stop = new AbortController();
+  const passes: PassSummary[] = [];
+  let backingOff!: () => void;
+  const failedOnce = new Promise<void>((resolve) => (backingOff = resolve));
+  const running = runConnect(peer, {
+    signal: stop.signal,
+    onNotice: (line) => {
+      if (/retrying in/.test(line)) backingOff();
+    },
+    onPass: (r) => {
+      passes.push(r);
+      stop.abort();
+    },
+  });
+  await failedOnce;
+  // The scan started with that first attempt saw a.txt as synced; now it changes here.
+  await writeFile(join(dest, 'a.txt'), 'edited here while connect waited\n');
+  const again = await serve(port);
+  t.after(() => again.close());
+  await running;
+  assert.equal(passes.length, 1);
+  assert.deepEqual(passes[0]!.failures, []);
+  assert.equal(passes[0]!.filesChanged, 1, 'the edit was seen and the server version restored');
+  assert.equal(await readFile(join(dest, 'a.txt'), 'utf8'), 'the server version\n');
 });

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalFolderSource } from '../engine/folder-source.js';
+import { LocalFolderSource, type FolderScan } from '../engine/folder-source.js';
 import { IndexCache } from '../engine/index-cache.js';
 import type { PassSummary } from '@leafsync/shared';
-import { pullPass, type PullEvent, type PullState } from '../engine/pull.js';
+import { pullPass, scanLocal, type PullEvent, type PullState } from '../engine/pull.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import type { RelPath } from '../engine/types.js';
 import { QuicRemoteFolder } from '../protocol/client-session.js';
@@ -56,7 +56,19 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
   const local = new LocalFolderSource(folder, { cache, readIgnoreFile: true, ...(opts.file !== undefined && { only: opts.file }) });
   const limiter = opts.rateMbps === undefined ? undefined : RateLimiter.fromMbps(opts.rateMbps);
   let last: PassSummary | undefined;
-  await withReconnects(opts, hooks, async (pinned, healthy) => {
+  // The first pass's local scan runs while the connection is set up (the handshake on a LAN, the
+  // round trips across the internet). Only a first attempt's: after a backoff it would be stale.
+  let earlyScan: Promise<FolderScan | undefined> | undefined = scanLocal(local);
+  earlyScan.catch(() => {}); // if it fails, the pass that awaits it reports why
+  let attempts = 0;
+  const counting: ConnectHooks = {
+    ...hooks,
+    onConnecting: () => {
+      attempts++;
+      hooks.onConnecting?.();
+    },
+  };
+  await withReconnects(opts, counting, async (pinned, healthy) => {
     const remote = await QuicRemoteFolder.open(pinned.conn, opts.file === undefined ? {} : { only: opts.file });
     // Kept across runs, so a new `connect --once` over an unchanged folder is one small round trip.
     const saved = PairStateFile.for(opts.home, 'pull', { folder, peer: pinned.fingerprint, ...(opts.file !== undefined && { scope: opts.file }) }, savedPullState);
@@ -65,8 +77,11 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
       hooks.onPassStart?.();
       const before = toSaved(state);
       const wireBefore = wireBytes(pinned.conn);
+      const localScan = attempts === 1 ? earlyScan : undefined;
+      earlyScan = undefined;
       last = await pullPass(remote, folder, {
         local,
+        ...(localScan && { localScan }),
         state,
         ...(opts.mirror && { mirror: true }),
         ...(limiter && { limiter }),
