@@ -18,6 +18,16 @@ function assertOneLineError(run: { code: number | null; stderr: string }, patter
   assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
 }
 
+test('--version prints the package version, like --help exits 0', async (t) => {
+  const home = await tempDir(t, 'home');
+  const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const run = await runCli([flag], { home });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trim(), version);
+  }
+});
+
 test('serve + connect --once --accept-first --json: identical trees, one JSON line, pinned', async (t) => {
   const [served, dest, serverHome, clientHome] = await tempDirs(t, 'served', 'dest', 'shome', 'chome');
   await writeTree(served, sampleTree());

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore, normaliseFingerprint } from '../transport/trust-store.js';
@@ -62,6 +63,7 @@ const msOption = asArgument((v: string) => {
 function buildProgram(): Command {
   const program = new Command('leafsync')
     .description('peer-to-peer folder sync over QUIC')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--home <dir>', 'where identity and trust live (default: $LEAFSYNC_HOME or ~/.leafsync)')
     .showSuggestionAfterError()
     .exitOverride()
@@ -327,6 +329,11 @@ async function peerSessionOptions(home: string, target: HostPort, folder: string
     handshakeTimeoutMs: o.timeout * 1000,
     ...(o.file !== undefined && { file: o.file }),
   };
+}
+
+/** From package.json, read at run time: the sources, tsc's build and the bundle all sit two folders below it. */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }
 
 function untilSignal(): Promise<void> {
