@@ -173,10 +173,14 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   await removeStagingDirIfEmpty(localRoot);
   opts.signal?.throwIfAborted();
 
-  if (result.failures.length === 0 && result.mirrorHalted === undefined) {
+  const complete = result.failures.length === 0 && result.mirrorHalted === undefined;
+  const after = complete ? await scanLocal(local) : undefined;
+  const here = complete ? await summaryOfScan(local, after) : undefined;
+  // A file edited here during the pass, after the scan that planned it, would otherwise be
+  // remembered as synced and never corrected while the server stays unchanged.
+  if (here !== undefined && holdsEvery(here.entries, entries)) {
     state.remoteRoot = summary.root;
-    const after = await scanLocal(local);
-    state.localRoot = (await summaryOfScan(local, after)).root;
+    state.localRoot = here.root;
     setLocalDigest(state, after);
     state.files = result.files;
   } else {
@@ -257,6 +261,15 @@ export async function scanLocal(local: LocalFolderSource): Promise<FolderScan | 
 
 function summaryOfScan(local: LocalFolderSource, scan: FolderScan | undefined): Promise<FolderSummary> {
   return scan === undefined ? Promise.resolve({ root: folderRoot([]), entries: [] }) : local.summaryOf(scan);
+}
+
+/** Whether `local` has every entry of `remote` with the same content (files) or at all (folders). */
+function holdsEvery(local: readonly FileSummary[], remote: readonly FileSummary[]): boolean {
+  const here = new Map(local.map((e) => [e.path, e]));
+  return remote.every((r) => {
+    const l = here.get(r.path);
+    return l !== undefined && l.type === r.type && (r.type === 'dir' || (l.size === r.size && bytesEqual(l.root, r.root)));
+  });
 }
 
 /** Nothing there has no digest: a missing folder always takes the full comparison. */

@@ -1,5 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { chmod, mkdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashStats } from '../engine/chunking.js';
@@ -123,4 +124,32 @@ test('a pass that carries the last state skips hashing while the local scan is u
   assert.equal(touched.result.filesChanged, 0);
   assert.notDeepEqual(state.localDigest, digestBefore, 'the new identities were remembered');
   assert.equal((await pass()).summaries, 0);
+});
+
+test('a local edit made during a pass, after the scan that planned it, is not remembered as synced', async (t) => {
+  const [served, dest, home] = await tempDirs(t, 'served', 'dest', 'home');
+  const tree: TreeSpec = {};
+  for (let i = 0; i < 10; i++) tree[`f${i}.txt`] = `file ${i}\n`;
+  await writeTree(served, tree);
+  const { clientCache, remote } = await servedOverQuic(t, served, home);
+  const local = new LocalFolderSource(dest, { cache: clientCache, readIgnoreFile: true });
+  const state: PullState = {};
+  assert.equal((await pullPass(remote, dest, { local, state })).filesChanged, 10);
+
+  // The server changes one file, so the next pass lists and plans; once it has planned (the
+  // local f5.txt matched), f5.txt is edited here.
+  await writeFile(join(served, 'f2.txt'), 'changed on the server\n');
+  const during = await pullPass(remote, dest, {
+    local,
+    state,
+    onEvent: (e) => {
+      if (e.kind === 'summary') writeFileSync(join(dest, 'f5.txt'), 'edited here mid-pass\n');
+    },
+  });
+  assert.equal(during.filesChanged, 1);
+  assert.equal(state.remoteRoot, undefined, 'the folders did not match at the end: nothing saved to skip the next comparison');
+
+  const next = await pullPass(remote, dest, { local, state });
+  assert.equal(next.filesChanged, 1, 'the next pass compared in full and restored f5.txt');
+  assert.deepEqual(await hashTree(dest), await hashTree(served));
 });
