@@ -168,8 +168,15 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.heardSinceStuckCheck = true;
     if (this.silent) {
       this.silent = false;
-      if (!this.closing) this.conn.sendAckEliciting();
+      this.ping();
     }
+    this.scheduleFlush();
+  }
+
+  /** An ack-eliciting PING: its acknowledgement makes quiche run loss detection again. */
+  private ping(): void {
+    if (this.closing) return;
+    this.conn.sendAckEliciting();
     this.scheduleFlush();
   }
 
@@ -282,10 +289,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     // will never declare lost (seen with 2% loss: a sender idle for minutes while the peer's
     // PINGs kept the connection alive). Our own PING, once acknowledged, makes it declare them.
     const blocked = this.writers.size > 0 && this.idleTimerOnly();
-    if ((quiet || blocked) && !this.closing) {
+    if (quiet || blocked) {
       if (quiet) this.silent = true;
-      this.conn.sendAckEliciting();
-      this.scheduleFlush();
+      this.ping();
     }
     this.heardSinceStuckCheck = false;
   };
@@ -293,10 +299,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private readonly onKeepAlive = (): void => {
     if (this.unanswered.size > 0) this.abandonStrandedRequests();
     // Only ping after a silent interval, so busy connections pay nothing.
-    if (!this.heardSinceKeepAlive && !this.closing) {
-      this.conn.sendAckEliciting();
-      this.scheduleFlush();
-    }
+    if (!this.heardSinceKeepAlive) this.ping();
     this.heardSinceKeepAlive = false;
   };
 
@@ -332,7 +335,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   private resetStuckStreams(): void {
     const idleOnly = this.idleTimerOnly();
-    let ping = false;
+    let firstSign = false;
     for (const [id, checks] of this.unacked) {
       try {
         this.conn.streamCapacity(id);
@@ -343,7 +346,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
       if (!idleOnly) {
         this.unacked.set(id, 0);
       } else if (checks + 1 < STUCK_CHECKS) {
-        if (checks === 0) ping = true;
+        if (checks === 0) firstSign = true;
         this.unacked.set(id, checks + 1);
       } else {
         this.unacked.delete(id);
@@ -355,10 +358,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
         this.scheduleFlush();
       }
     }
-    if (ping && !this.closing) {
-      this.conn.sendAckEliciting();
-      this.scheduleFlush();
-    }
+    if (firstSign) this.ping();
   }
 
   /** Close without waiting; used by owners for handshake timeouts and shutdown. */
