@@ -246,14 +246,16 @@ class LeafsyncSeries {
     readonly server: LeafsyncServer,
     readonly clientHome: string,
     readonly dest: string,
+    /** `connect` flags of every run of this series (e.g. --in-place). */
+    readonly flags: readonly string[],
   ) {}
 
-  static async start(src: string, dest: string, serverHome: string, clientHome: string): Promise<LeafsyncSeries> {
+  static async start(src: string, dest: string, serverHome: string, clientHome: string, flags: readonly string[] = []): Promise<LeafsyncSeries> {
     const server = await LeafsyncServer.start(src, serverHome, timeFile(), nodeFlags);
     await server.settle();
-    const s = new LeafsyncSeries(server, clientHome, dest);
+    const s = new LeafsyncSeries(server, clientHome, dest, flags);
     // Untimed: pins the server, fills the client's index of `dest`, proves the pair is in step.
-    await leafsyncPull(server.address, dest, clientHome, timeFile(), nodeFlags);
+    await leafsyncPull(server.address, dest, clientHome, timeFile(), { ...nodeFlags, flags });
     await server.settle();
     return s;
   }
@@ -265,13 +267,13 @@ class LeafsyncSeries {
     if (relay) {
       const rel = await UdpRelay.start({ target: { host: '127.0.0.1', port: this.server.port }, seed: k });
       try {
-        r = await leafsyncPull(`${rel.address.host}:${rel.address.port}`, this.dest, this.clientHome, timeFile(), nodeFlags);
+        r = await leafsyncPull(`${rel.address.host}:${rel.address.port}`, this.dest, this.clientHome, timeFile(), { ...nodeFlags, flags: this.flags });
         stats = rel.stats();
       } finally {
         await rel.close();
       }
     } else {
-      r = await leafsyncPull(this.server.address, this.dest, this.clientHome, timeFile(), nodeFlags);
+      r = await leafsyncPull(this.server.address, this.dest, this.clientHome, timeFile(), { ...nodeFlags, flags: this.flags });
     }
     const sample: Sample = {
       run: k,
@@ -292,34 +294,44 @@ class LeafsyncSeries {
   }
 }
 
+/** One way of running leafsync in a W3/W4 series: its row in the table and its pair of processes. */
+interface LeafsyncVariant {
+  tool: ToolResult;
+  series: LeafsyncSeries;
+}
+
 /**
  * One round of W3/W4 after an edit of `source`: each tool in rotated order (or, on the extra
- * wire run k === RUNS, leafsync alone through the clean relay) syncs the file with the same
- * page-cache preparation, and every copy is checked by SHA-256 against the edited source.
+ * wire run k === RUNS, each leafsync variant alone through the clean relay) syncs the file with
+ * the same page-cache preparation, and every copy is checked by SHA-256 against the edited source.
  */
 async function syncEditedFile(o: {
   id: string;
   k: number;
   source: string;
   sourceDir: string;
-  dests: { ls: string; rs: string; st: string };
-  tools: { ls: ToolResult; rs: ToolResult; stq: ToolResult };
-  series: LeafsyncSeries;
+  leafsync: LeafsyncVariant[];
+  dests: { rs: string; st: string };
+  tools: { rs: ToolResult; stq: ToolResult };
   stFolder: string | undefined;
 }): Promise<void> {
-  const { id, k, source, dests, series, stFolder } = o;
-  const { ls, rs, stq } = o.tools;
+  const { id, k, source, dests, stFolder } = o;
+  const { rs, stq } = o.tools;
   const wireRun = k === RUNS;
   const name = basename(source);
   const want = await sha256File(source);
-  for (const tr of wireRun ? [ls] : rotate(stFolder ? [ls, rs, stq] : [ls, rs], k)) {
-    log(`${id} run ${k + 1}/${RUNS}${wireRun ? ' (leafsync through the clean relay, for wire bytes)' : `: ${tr.tool}`}`);
-    if (tr === ls) {
-      await prepareCache([source, join(dests.ls, name)]);
-      const r = await series.timed(k, wireRun);
-      if (wireRun) ls.relayWire = relayWire(r.relay!, r.sample.wallMs);
-      else ls.samples.push(r.sample);
-      await expectSameFile(join(dests.ls, name), want, `${id} leafsync run ${k}`);
+  const others = stFolder ? [rs, stq] : [rs];
+  const order = wireRun ? o.leafsync.map((v) => v.tool) : rotate([...o.leafsync.map((v) => v.tool), ...others], k);
+  for (const tr of order) {
+    log(`${id} run ${k + 1}/${RUNS}: ${tr.tool}${wireRun ? ' through the clean relay, for wire bytes' : ''}`);
+    const variant = o.leafsync.find((v) => v.tool === tr);
+    if (variant) {
+      const dest = join(variant.series.dest, name);
+      await prepareCache([source, dest]);
+      const r = await variant.series.timed(k, wireRun);
+      if (wireRun) tr.relayWire = relayWire(r.relay!, r.sample.wallMs);
+      else tr.samples.push(r.sample);
+      await expectSameFile(dest, want, `${id} ${tr.tool} run ${k}`);
     } else if (tr === stq) {
       await prepareCache([source, join(dests.st, name)]);
       stq.samples.push(await syncthingAgain(syncthing!, stFolder!, statSync(source).size, k));
@@ -329,7 +341,7 @@ async function syncEditedFile(o: {
       rs.samples.push(await rsyncAgain(o.sourceDir, dests.rs, k));
       await expectSameFile(join(dests.rs, name), want, `${id} rsync run ${k}`);
     }
-    log(`  ${((wireRun ? ls.relayWire!.wallMs : tr.samples.at(-1)!.wallMs) / 1000).toFixed(2)} s`);
+    log(`  ${((wireRun ? tr.relayWire!.wallMs : tr.samples.at(-1)!.wallMs) / 1000).toFixed(2)} s`);
   }
 }
 
@@ -663,10 +675,13 @@ async function main(): Promise<void> {
     const ls = tool('leafsync', 'leafsync');
     const rs = tool('rsync', 'rsync daemon (delta algorithm)');
     const stq = tool('syncthing', stLabel);
+    const lsi = tool('leafsync --in-place', 'leafsync --in-place (changed chunks written over the file, with an undo journal)');
     const lsDest = fresh('w3-leafsync-dest');
+    const lsiDest = fresh('w3-leafsync-in-place-dest');
     const rsDest = fresh('w3-rsync-dest');
     const stDest = fresh('w3-syncthing-dest');
     copyFileSync(bigFile, join(lsDest, 'big.bin'));
+    copyFileSync(bigFile, join(lsiDest, 'big.bin'));
     copyFileSync(bigFile, join(rsDest, 'big.bin'));
     if (syncthing) copyFileSync(bigFile, join(stDest, 'big.bin'));
     await run('sync', []);
@@ -674,25 +689,39 @@ async function main(): Promise<void> {
     const stFolder = syncthing ? await syncthing.addFolder(stBig, stDest) : undefined;
     if (stFolder) await syncthing!.syncNow(stFolder, SIZES.big);
     const series = await LeafsyncSeries.start(bigDir, lsDest, fresh('w3-serve-home'), fresh('w3-connect-home'));
+    const inPlaceSeries = await LeafsyncSeries.start(bigDir, lsiDest, fresh('w3-in-place-serve-home'), fresh('w3-in-place-connect-home'), ['--in-place']).catch(async (err: unknown) => {
+      await series.stop();
+      throw err;
+    });
+    const leafsync = [
+      { tool: ls, series },
+      { tool: lsi, series: inPlaceSeries },
+    ];
     try {
       // Prime rsync the same way (untimed): its destination matches the source before the first edit.
       await rsyncAgain(bigDir, rsDest, -1);
       for (let k = 0; k <= RUNS; k++) {
         overwrite(bigFile, offset, new SeededStream(`w3-${k}`).next(MiB)); // Syncthing's copy is a hard link: edited too
-        await syncEditedFile({ id: 'W3', k, source: bigFile, sourceDir: bigDir, dests: { ls: lsDest, rs: rsDest, st: stDest }, tools: { ls, rs, stq }, series, stFolder });
+        await syncEditedFile({ id: 'W3', k, source: bigFile, sourceDir: bigDir, leafsync, dests: { rs: rsDest, st: stDest }, tools: { rs, stq }, stFolder });
       }
     } finally {
       await series.stop();
+      await inPlaceSeries.stop();
     }
     if (stFolder) await syncthing!.removeFolder(stFolder);
-    w.tools.push(ls, rs, ...(stFolder ? [stq] : []));
+    w.tools.push(ls, rs, ...(stFolder ? [stq] : []), lsi);
     w.notes.push(
-      'Each run writes a different seeded 1 MiB at the same chunk-aligned offset (once, then both tools sync it). leafsync: one server up for the series (index warm before the first edit), so the server re-hashes the edited file inside the timed window, as it must; the client\'s index of its copy is warm. Source and both copies are read through the page cache before each run. The wire run is one more edit synced by leafsync only, through a clean relay.',
+      'Each run writes a different seeded 1 MiB at the same chunk-aligned offset (once, then both tools sync it). leafsync: one server up for the series (index warm before the first edit), so the server re-hashes the edited file inside the timed window, as it must; the client\'s index of its copy is warm. Source and both copies are read through the page cache before each run. The wire run is one more edit synced by each leafsync variant only, through a clean relay. leafsync (default) seeds a new copy from its old one and re-hashes, flushes and renames it; --in-place writes the changed chunk over the file after journalling the old one (a separate server and copy, so each variant\'s server re-hashes the edit in its own timed run).',
     );
     record(w);
-    const r0 = rows(w)[0]!;
-    targets.push({ target: 'W3 ≤ 2 s and ≤ 1.2 MiB on the wire', met: quick ? undefined : r0.wallMedianS <= 2 && (r0.wireBytes ?? Infinity) <= 1.2 * MiB, measured: `${r0.wallMedianS.toFixed(2)} s, ${bytesHuman(r0.wireBytes)} (rsync ${rows(w)[1]!.wallMedianS.toFixed(2)} s, ${bytesHuman(rows(w)[1]!.wireBytes)})` });
-    for (const d of [lsDest, rsDest, stDest]) rmSync(d, { recursive: true, force: true });
+    const [copyRow, rsyncRow] = rows(w);
+    const inPlaceRow = rows(w).at(-1)!;
+    targets.push({
+      target: 'W3 ≤ 2 s and ≤ 1.2 MiB on the wire',
+      met: quick ? undefined : inPlaceRow.wallMedianS <= 2 && (inPlaceRow.wireBytes ?? Infinity) <= 1.2 * MiB,
+      measured: `--in-place ${inPlaceRow.wallMedianS.toFixed(2)} s, ${bytesHuman(inPlaceRow.wireBytes)}; default (whole copy) ${copyRow!.wallMedianS.toFixed(2)} s, ${bytesHuman(copyRow!.wireBytes)} (rsync ${rsyncRow!.wallMedianS.toFixed(2)} s, ${bytesHuman(rsyncRow!.wireBytes)})`,
+    });
+    for (const d of [lsDest, lsiDest, rsDest, stDest]) rmSync(d, { recursive: true, force: true });
   });
 
   if (ONLY.has('W4')) await step('W4', async () => {
@@ -720,7 +749,7 @@ async function main(): Promise<void> {
           rmSync(join(stIns, 'insert.bin'));
           linkSync(insFile, join(stIns, 'insert.bin'));
         }
-        await syncEditedFile({ id: 'W4', k, source: insFile, sourceDir: insDir, dests: { ls: lsDest, rs: rsDest, st: stDest }, tools: { ls, rs, stq }, series, stFolder });
+        await syncEditedFile({ id: 'W4', k, source: insFile, sourceDir: insDir, leafsync: [{ tool: ls, series }], dests: { rs: rsDest, st: stDest }, tools: { rs, stq }, stFolder });
       }
     } finally {
       await series.stop();

@@ -97,9 +97,9 @@ export async function leafsyncPull(
   dest: string,
   home: string,
   timeFile: string,
-  opts: { datagramSize?: number | undefined; streams?: number | undefined; timeoutMs?: number } & NodeFlags = {},
+  opts: { datagramSize?: number | undefined; streams?: number | undefined; timeoutMs?: number; flags?: readonly string[] } & NodeFlags = {},
 ): Promise<ConnectResult> {
-  const args = [...nodeArgs(opts, 'connect'), CLI, '--home', home, 'connect', address, dest, '--accept-first', '--once', '--json'];
+  const args = [...nodeArgs(opts, 'connect'), CLI, '--home', home, 'connect', address, dest, '--accept-first', '--once', '--json', ...(opts.flags ?? [])];
   if (opts.datagramSize !== undefined) args.push('--datagram-size', String(opts.datagramSize));
   if (opts.streams !== undefined) args.push('--streams', String(opts.streams));
   const proc = new Measured(process.execPath, args, timeFile);

@@ -48,6 +48,8 @@ export const connectInput = peerInput.extend({
   intervalSeconds: z.number().min(0).max(86_400).default(2),
   /** Stop after one pass (the session then ends in state 'stopped' or 'error'). */
   once: z.boolean().default(false),
+  /** Update a large file with few changed chunks by writing them over it (undo-journalled). */
+  inPlace: z.boolean().default(false),
 });
 export type ConnectInput = z.input<typeof connectInput>;
 

@@ -117,6 +117,7 @@ function buildProgram(): Command {
     mirror: 'move local files the server does not have to .leafsync_trash (never deleted)',
     rate: 'limit the transfer rate, in megabits per second, across all streams',
   })
+    .option('--in-place', 'update a large file by writing its changed chunks over it, not by replacing it whole (faster for small changes; an undo journal puts the old version back after a failure or crash)')
     .option('--interval <seconds>', 'pause between passes', secondsOption, 2)
     .option('--once', 'do one pass and exit: 0 when the folders match, 1 otherwise')
     .option('--json', 'print one JSON line per pass')
@@ -129,7 +130,7 @@ function buildProgram(): Command {
       const progress = new PassProgress((bytes) => out.result({ event: 'progress', bytesFetched: bytes }, `${(bytes / 1048576).toFixed(1)} MiB fetched`), out.json);
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const last = await runConnect(
-        peer,
+        { ...peer, ...(o.inPlace && { inPlace: true }) },
         {
           once: !!o.once,
           intervalMs: o.interval * 1000,
@@ -296,6 +297,7 @@ interface WatchFlags extends PeerFlags {
 }
 
 interface ConnectFlags extends PeerFlags {
+  inPlace?: boolean;
   interval: number;
   once?: boolean;
   json?: boolean;

@@ -10,6 +10,8 @@ import { StagingFile, stagingPathFor } from './staging-file.js';
 import { EngineError, MerkleMismatchError } from './errors.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { assertDestUnchanged, type DestBefore } from './dest-guard.js';
+import { applyInPlace, canUpdateInPlace, inPlaceChunks, StagedChunkError, undoJournalPathFor } from './in-place-patch.js';
+import { lstatOrNull } from '../fs/fs-errors.js';
 
 /** A chunk whose bytes do not hash to what the server announced, twice in a row. */
 export class ChunkHashMismatchError extends EngineError {
@@ -36,6 +38,8 @@ export interface TransferContext {
   onTransferStart?(file: FileSummary): void;
   /** Folders whose entries were renamed; the caller fsyncs each once when the pass ends. */
   touchedDirs: Set<string>;
+  /** Write changed chunks over the local file when few changed (see in-place-patch). */
+  inPlace?: boolean;
 }
 
 export interface LocalVersion {
@@ -58,8 +62,10 @@ export interface TransferResult extends TransferStats {
 /**
  * Brings one file to the remote version `file` through a staging file: resume what an
  * interrupted transfer left, reuse local chunks, fetch the rest over parallel requests, verify
- * every chunk on arrival, then finalize (Merkle check + atomic rename). On failure the staging
- * file and its bitmap stay so the next attempt fetches only what is still missing.
+ * every chunk on arrival, then finalize (Merkle check + atomic rename). With ctx.inPlace, a file
+ * with few changed chunks stages only those and writes them over the local file instead (see
+ * in-place-patch). On failure the staging file and its bitmap stay so the next attempt fetches
+ * only what is still missing.
  *
  * `remoteHashes` (already checked against file.root) may be omitted for a file of at most one
  * chunk: its single chunk is then checked against the file root itself, which saves a round trip
@@ -87,25 +93,34 @@ export async function transferFile(
         hashes = [h];
         return true;
       };
+  const inPlace = ctx.inPlace && remoteHashes && local && canUpdateInPlace(lstatOrNull(local.abs)) ? inPlaceChunks(remoteHashes, local.hashes) : undefined;
   const { staging, record } = remoteHashes && count > 1
-    ? await prepareStaging(ctx.localRoot, file, remoteHashes, local, stats)
+    ? await prepareStaging(ctx.localRoot, file, remoteHashes, local, inPlace, stats)
     : { staging: await StagingFile.open(ctx.localRoot, file.path, { size: file.size }), record: undefined };
   try {
-    let wanted = record ? record.bitmap.missing() : [...Array(count).keys()];
+    let wanted = !record ? [...Array(count).keys()] : inPlace ? inPlace.filter((i) => !record.bitmap.has(i)) : record.bitmap.missing();
     for (let attempt = 0; wanted.length > 0; attempt++) {
       const bad = await fetchInto(ctx, file, chunkIsGood, staging, record, wanted, stats);
       if (bad.length > 0 && attempt > 0) throw new ChunkHashMismatchError(file.path, bad);
       wanted = bad;
     }
-    await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, {
-      syncDir: false,
-      beforeReplace: () => assertDestUnchanged(file.path, dest, destBefore),
-    });
-    ctx.touchedDirs.add(dirname(dest));
+    if (inPlace && remoteHashes) {
+      await applyInPlace(
+        { rel: file.path, destAbs: dest, journalPath: undoJournalPathFor(ctx.localRoot, file.path), destBefore, chunks: inPlace, size: file.size, mtimeMs: file.mtimeMs, mode: file.mode, hashes: remoteHashes },
+        staging,
+      );
+      await staging.discard();
+    } else {
+      await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, {
+        syncDir: false,
+        beforeReplace: () => assertDestUnchanged(file.path, dest, destBefore),
+      });
+      ctx.touchedDirs.add(dirname(dest));
+    }
     await record?.remove();
     return { ...stats, hashes };
   } catch (err) {
-    if (err instanceof MerkleMismatchError || !record) {
+    if (err instanceof MerkleMismatchError || err instanceof StagedChunkError || !record) {
       // Every chunk was verified, so a mismatch means the disk changed under us: trust none of it.
       // Without a record nothing could be resumed anyway.
       await record?.remove();
@@ -123,6 +138,7 @@ async function prepareStaging(
   file: FileSummary,
   remoteHashes: readonly Uint8Array[],
   local: LocalVersion | undefined,
+  inPlace: readonly number[] | undefined,
   stats: TransferStats,
 ): Promise<{ staging: StagingFile; record: BitmapFile }> {
   const count = chunkCount(file.size);
@@ -140,7 +156,10 @@ async function prepareStaging(
         stats.chunksResumed++;
       }
     }
-    if (local) await copyMatchingLocalChunks(staging, local, remoteHashes, bitmap, file.size);
+    if (local && !inPlace) await copyMatchingLocalChunks(staging, local, remoteHashes, bitmap, file.size);
+  } else if (inPlace) {
+    // Only the changed chunks are staged (a sparse file); the rest stay where they are.
+    staging = await StagingFile.open(localRoot, file.path, { size: file.size });
   } else {
     staging = await StagingFile.open(localRoot, file.path, { size: file.size, ...(local && { seedFrom: local.abs }) });
     // The seed copy already holds every local chunk that equals the remote one.

@@ -18,6 +18,7 @@ import { bytesEqual, folderRoot, merkleRoot } from './merkle.js';
 import { InsideRoot, validateRelPath } from './safe-path.js';
 import type { ScanWarning } from './scanner.js';
 import { scanFolderOnDisk, type ScannedEntryOnDisk } from './scanner.js';
+import { recoverInterruptedPatches } from './in-place-patch.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
 import { errCode, lstatOrNull } from '../fs/fs-errors.js';
 import { OPEN_SCANNED_FILE, ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
@@ -121,7 +122,11 @@ export class LocalFolderSource implements RemoteFolder {
     if (this.readIgnoreFile) this.ignore = await loadIgnoreRules(this.rootAbs);
     this.paths = new InsideRoot(this.rootAbs);
     if (this.only !== undefined && this.isIgnored(this.only)) throw new IgnoredPathError(this.only);
-    const warnings: ScanWarning[] = [];
+    // A half-done in-place update (its process was killed) is undone before anyone reads the file.
+    const warnings: ScanWarning[] = (await recoverInterruptedPatches(this.rootAbs)).map((path) => ({
+      path,
+      message: `${path}: an in-place update was interrupted; its previous version was put back`,
+    }));
     const entries = await scanFolderOnDisk(this.rootAbs, {
       ...(this.only !== undefined && { only: this.only }),
       ...(this.ignore !== undefined && { ignore: this.ignore }),

@@ -52,6 +52,8 @@ export interface PullOptions {
   limiter?: RateLimiter;
   /** Move local-only files to the trash so the folders end identical. */
   mirror?: boolean;
+  /** Update large files with few changed chunks in place (see in-place-patch). */
+  inPlace?: boolean;
   /**
    * Pull only the files this accepts, given the remote version and the local one as this pass
    * scanned it (two-way sync pulls just what it planned, and only if the local file is still
@@ -151,6 +153,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     onChunk: (bytes) => emit({ kind: 'chunk', path, bytes }),
     onTransferStart: (file) => emit({ kind: 'file-start', path, size: file.size, chunks: chunkCount(file.size) }),
     touchedDirs,
+    ...(opts.inPlace && { inPlace: true }),
   });
   const requests = pLimit(streams);
   const fileSlots = pLimit(FILES_IN_FLIGHT);

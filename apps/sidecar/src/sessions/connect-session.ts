@@ -24,7 +24,10 @@ export interface FolderSyncOptions extends PeerTarget {
   rateMbps?: number;
 }
 
-export type ConnectOptions = FolderSyncOptions;
+export interface ConnectOptions extends FolderSyncOptions {
+  /** Write a large file's changed chunks over it instead of replacing it whole (see in-place-patch). */
+  inPlace?: boolean;
+}
 
 export interface ConnectHooks extends ReconnectHooks {
   /** Stop after one pass. */
@@ -84,6 +87,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
         ...(localScan && { localScan }),
         state,
         ...(opts.mirror && { mirror: true }),
+        ...(opts.inPlace && { inPlace: true }),
         ...(limiter && { limiter }),
         ...(hooks.signal && { signal: hooks.signal }),
         ...(opts.file !== undefined && { only: opts.file }),

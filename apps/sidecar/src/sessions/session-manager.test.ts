@@ -110,6 +110,7 @@ test('a continuous connect cycles scanning → transferring → idle, throttles 
     rateMbps: 40,
     intervalSeconds: 0.2,
     once: false,
+    inPlace: false,
   });
   const started = performance.now();
   const stateOf = (): SessionState => m.get(session.id).state;

@@ -40,6 +40,7 @@ export interface PeerRequest {
 export interface ConnectRequest extends PeerRequest {
   intervalSeconds: number;
   once: boolean;
+  inPlace: boolean;
 }
 
 /** watchInput after zod parsing (defaults applied). */
@@ -379,7 +380,7 @@ export class SessionManager {
       'connect',
       req,
       (peer) =>
-        runConnect(peer.options, {
+        runConnect({ ...peer.options, inPlace: req.inPlace }, {
           ...peer.hooks,
           once: req.once,
           intervalMs: req.intervalSeconds * 1000,

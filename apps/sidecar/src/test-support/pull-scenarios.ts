@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { stat, truncate, readFile, readdir, open, utimes } from 'node:fs/promises';
+import { appendFile, link, stat, truncate, readFile, readdir, open, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_SIZE } from '../engine/chunking.js';
 import { pullPass, type PullOptions } from '../engine/pull.js';
@@ -122,4 +122,58 @@ export function definePullScenarios(label: string, remoteFor: RemoteFactory): vo
     assert.equal(tree.get('f.bin'), (await hashTree(served)).get('f.bin'));
     assert.ok(tree.has('local-only.txt'), 'without mirror, local-only files stay');
   });
+
+  test(`${label}: --in-place writes changed chunks over the same file as it grows, changes and shrinks, and leaves nothing behind`, async (t) => {
+    const [served, dest] = [await tempDir(t, 'served'), await tempDir(t, 'dest')];
+    const big = join(served, 'big.bin');
+    await writeTree(served, { 'big.bin': seededBytes('in-place', 32 * CHUNK_SIZE) });
+    const remote = await remoteFor(t, served);
+    await pull(remote, dest, { inPlace: true });
+    const ino = (await stat(join(dest, 'big.bin'))).ino;
+    const steps: Array<[string, () => Promise<void>, number]> = [
+      ['one chunk overwritten', () => overwriteAt(big, 17 * CHUNK_SIZE, seededBytes('mid', CHUNK_SIZE)), 1],
+      ['grown by 1.5 chunks', () => appendFile(big, seededBytes('tail', CHUNK_SIZE + CHUNK_SIZE / 2)), 2],
+      ['a few bytes in two chunks', () => overwriteAt(big, 3 * CHUNK_SIZE - 2, Buffer.from('edge')), 2],
+      ['shrunk to 20.5 chunks', () => truncate(big, 20 * CHUNK_SIZE + CHUNK_SIZE / 2), 1],
+    ];
+    for (const [what, change, chunks] of steps) {
+      await change();
+      const r = await pull(remote, dest, { inPlace: true });
+      assert.equal(r.chunksFetched, chunks, `${what}: chunks fetched`);
+      assert.deepEqual(await hashTree(dest), await hashTree(served), `${what}: identical`);
+      const st = await stat(join(dest, 'big.bin'));
+      assert.equal(st.ino, ino, `${what}: updated in place, not replaced`);
+      assert.equal(Math.floor(st.mtimeMs), Math.floor((await stat(big)).mtimeMs), `${what}: mtime carried`);
+      assert.deepEqual(await readdir(dest), ['big.bin'], `${what}: no journal or staging left`);
+    }
+  });
+
+  test(`${label}: --in-place still replaces the whole file when it has a second name or most of it changed`, async (t) => {
+    const [served, dest] = [await tempDir(t, 'served'), await tempDir(t, 'dest')];
+    const old = seededBytes('linked', 16 * CHUNK_SIZE);
+    await writeTree(served, { 'linked.bin': old, 'rewritten.bin': seededBytes('rewritten', 16 * CHUNK_SIZE) });
+    const remote = await remoteFor(t, served);
+    await pull(remote, dest, { inPlace: true });
+    await link(join(dest, 'linked.bin'), join(dest, 'second-name.bin'));
+    const before = { linked: (await stat(join(dest, 'linked.bin'))).ino, rewritten: (await stat(join(dest, 'rewritten.bin'))).ino };
+    await overwriteAt(join(served, 'linked.bin'), 0, seededBytes('one', CHUNK_SIZE));
+    await overwriteAt(join(served, 'rewritten.bin'), 0, seededBytes('most', 9 * CHUNK_SIZE));
+    await pull(remote, dest, { inPlace: true });
+    const want = await hashTree(served);
+    const got = await hashTree(dest);
+    assert.equal(got.get('linked.bin'), want.get('linked.bin'));
+    assert.equal(got.get('rewritten.bin'), want.get('rewritten.bin'));
+    assert.notEqual((await stat(join(dest, 'linked.bin'))).ino, before.linked, 'a file with two names is replaced');
+    assert.ok((await readFile(join(dest, 'second-name.bin'))).equals(old), 'its other name keeps the old version');
+    assert.notEqual((await stat(join(dest, 'rewritten.bin'))).ino, before.rewritten, 'a mostly rewritten file is replaced');
+  });
+}
+
+async function overwriteAt(path: string, position: number, data: Buffer): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.write(data, 0, data.length, position);
+  } finally {
+    await handle.close();
+  }
 }

@@ -19,6 +19,7 @@ export function ConnectCard({ view }: { view: SessionsView }) {
   const [peer, setPeer] = useState(defaultPeerOptions);
   const [interval, setIntervalText] = useState('2');
   const [once, setOnce] = useState(false);
+  const [inPlace, setInPlace] = useState(false);
   const { busy, error, submit } = useValidatedSubmit(connectInput, (input) => api.sessions.startConnect.mutate(input));
 
   async function start(e: FormEvent) {
@@ -34,6 +35,7 @@ export function ConnectCard({ view }: { view: SessionsView }) {
       rateMbps: numberOrUndefined(peer.rateMbps),
       intervalSeconds: numberOrUndefined(interval),
       once,
+      inPlace,
     });
   }
 
@@ -69,6 +71,13 @@ export function ConnectCard({ view }: { view: SessionsView }) {
             <CheckboxField id="connect-once" label="One pass only" checked={once} onChange={setOnce} />
           </div>
         </div>
+        <CheckboxField
+          id="connect-in-place"
+          label="Update large files in place"
+          checked={inPlace}
+          onChange={setInPlace}
+          help="Write only the changed chunks over the file instead of replacing it whole: much faster for small changes to big files. An undo journal puts the old version back after a failure or crash; while the chunks are written, a program reading the file may see a mix."
+        />
         <FormError message={error} />
         <div>
           <button type="submit" className={primaryButton} disabled={busy}>
