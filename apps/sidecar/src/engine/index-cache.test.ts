@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +115,19 @@ describe('IndexCache', () => {
     other.close();
   });
 
+  it('is opened on first use: an index never used creates no file, and a closed one refuses use', () => {
+    const home = join(base, 'lazy');
+    const idle = IndexCache.open(home, '/lazy');
+    idle.close();
+    assert.equal(existsSync(indexCachePath(home, '/lazy')), false);
+    assert.throws(() => idle.count(), /closed/);
+    const used = IndexCache.open(home, '/lazy');
+    assert.equal(used.count(), 0);
+    assert.equal(existsSync(indexCachePath(home, '/lazy')), true);
+    used.close();
+    assert.throws(() => used.count());
+  });
+
   it('a corrupt database file is moved aside with a warning and a fresh cache works', async () => {
     const home = join(base, 'corrupt');
     const file = indexCachePath(home, '/f');
@@ -123,11 +137,12 @@ describe('IndexCache', () => {
     await writeFile(file, Buffer.alloc(16384, 0x5a));
     const seen: IndexCacheWarning[] = [];
     const c = IndexCache.open(home, '/f', { onWarning: (w) => seen.push(w) });
+    assert.equal(seen.length, 0, 'the file is opened on first use');
+    assert.equal(c.count(), 0);
     assert.equal(seen.length, 1);
     assert.equal(seen[0]?.code, 'INDEX_CACHE_CORRUPT');
     assert.match(seen[0]!.message, /not a database/);
     assert.deepEqual(c.warnings, seen);
-    assert.equal(c.count(), 0);
     const r = record('y', 2);
     c.put(r);
     assert.ok(c.get('y', identityOf(r)));

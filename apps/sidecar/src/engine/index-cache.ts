@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { chunkCount } from './chunking.js';
 import type { RelPath } from './types.js';
 
@@ -69,6 +70,15 @@ type RootRow = [string, number, number, number, number, number, Buffer];
 
 type Db = Database.Database;
 
+/**
+ * better-sqlite3 is loaded on first use (~25 ms here): a `connect --once` over a folder whose scan
+ * digest is unchanged never needs the index, and an index opened lazily costs it nothing.
+ */
+let sqlite: typeof Database | undefined;
+function loadSqlite(): typeof Database {
+  return (sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database);
+}
+
 /** better-sqlite3's SqliteError, recognised without importing its class (it is a CJS export). */
 function sqliteCode(err: unknown): string | undefined {
   if (!(err instanceof Error) || err.name !== 'SqliteError') return undefined;
@@ -97,8 +107,9 @@ export function indexCachePath(home: string, folderAbs: string): string {
 export class IndexCache {
   /** Absolute database file, or undefined for an in-memory cache. */
   readonly file: string | undefined;
-  private db: Db;
-  private stmts: Statements;
+  /** Opened by the first operation (see loadSqlite). */
+  private conn: { db: Db; stmts: Statements } | undefined;
+  private closed = false;
   private readonly onWarning: (warning: IndexCacheWarning) => void;
   private readonly seenWarnings = new Set<string>();
   private readonly warningList: IndexCacheWarning[] = [];
@@ -106,8 +117,11 @@ export class IndexCache {
   private constructor(file: string | undefined, opts: IndexCacheOptions | undefined) {
     this.file = file;
     this.onWarning = opts?.onWarning ?? (() => {});
-    this.db = this.openDb();
-    this.stmts = prepare(this.db);
+  }
+
+  private get stmts(): Statements {
+    if (this.conn === undefined && this.closed) throw new Error('The index cache is closed');
+    return (this.conn ??= connected(this.openDb())).stmts;
   }
 
   /** Opens (creating if needed) the cache for `folderAbs` under `<home>/index/`. Never throws on a bad file. */
@@ -195,8 +209,10 @@ export class IndexCache {
     return this.guard('read', 0, () => this.stmts.count.get() ?? 0);
   }
 
+  /** Closes the database; an index never used was never opened. Using it afterwards throws. */
   close(): void {
-    if (this.db.open) this.db.close();
+    this.closed = true;
+    if (this.conn?.db.open) this.conn.db.close();
   }
 
   private openDb(): Db {
@@ -248,9 +264,8 @@ export class IndexCache {
       if (code === undefined) throw err;
       if (isCorruption(code)) {
         this.warn('INDEX_CACHE_CORRUPT', `${what} of ${this.file ?? 'in-memory cache'}`, err);
-        if (this.db.open) this.db.close();
-        this.db = this.startFresh();
-        this.stmts = prepare(this.db);
+        if (this.conn?.db.open) this.conn.db.close();
+        this.conn = connected(this.startFresh());
       } else {
         this.warn('INDEX_CACHE_ERROR', `${what} of ${this.file ?? 'in-memory cache'}`, err);
       }
@@ -282,7 +297,12 @@ interface Statements {
   retain: (paths: ReadonlySet<string>) => number;
 }
 
+function connected(db: Db): { db: Db; stmts: Statements } {
+  return { db, stmts: prepare(db) };
+}
+
 function initDb(file: string | undefined): Db {
+  const Database = loadSqlite();
   const db = new Database(file ?? ':memory:');
   try {
     if (file !== undefined) {
