@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -272,6 +272,26 @@ describe('sessions.events', () => {
     const events = await onlyB;
     assert.ok(events.length >= 3);
     for (const { event } of events) assert.equal(event.type === 'session' ? event.session.id : event.sessionId, b.id);
+  });
+});
+
+describe('connect sessions', () => {
+  test('a one-pass connect with inPlace writes the one changed chunk of a big file over the local copy', async (t) => {
+    const { client } = await startSidecar(t);
+    const [served, mine] = await tempDirs(t, 'served', 'mine');
+    const original = seededBytes('big', 16 * 1024 * 1024);
+    await writeTree(served, { 'big.bin': Buffer.concat([original.subarray(0, 5 * 1024 * 1024), seededBytes('edit', 1024 * 1024), original.subarray(6 * 1024 * 1024)]) });
+    await writeTree(mine, { 'big.bin': original });
+    const ino = (await stat(join(mine, 'big.bin'))).ino;
+    const serve = await client.sessions.startServe.mutate({ folder: served, port: 0, bind: '127.0.0.1' });
+    const session = await client.sessions.startConnect.mutate({ address: serve.address, folder: mine, acceptFirst: true, once: true, inPlace: true });
+    const ended = async () => (await client.sessions.list.query()).find((s) => s.id === session.id)!;
+    for (let info = await ended(); info.state !== 'stopped' && info.state !== 'error'; info = await ended()) await new Promise((r) => setTimeout(r, 50));
+    const info = await ended();
+    assert.equal(info.state, 'stopped', info.error);
+    assert.equal(info.lastPass?.chunksFetched, 1);
+    assert.deepEqual(await hashTree(mine), await hashTree(served));
+    assert.equal((await stat(join(mine, 'big.bin'))).ino, ino, 'updated in place');
   });
 });
 
