@@ -173,7 +173,7 @@ async function leafsyncCold(spec: ColdSpec, k: number, opts: { datagramSize?: nu
   try {
     let address = server.address;
     if (opts.relay) {
-      relay = await UdpRelay.start({ target: { host: '127.0.0.1', port: server.port }, seed: opts.relay.seed, drop: opts.relay.drop, oneClient: true });
+      relay = await UdpRelay.start({ target: { host: '127.0.0.1', port: server.port }, seed: opts.relay.seed, drop: opts.relay.drop });
       address = `${relay.address.host}:${relay.address.port}`;
     }
     // Timed from the connect's spawn: the server's first scan (hashing the folder) overlaps it.
@@ -265,7 +265,7 @@ class LeafsyncSeries {
     let r;
     let stats: ReturnType<UdpRelay['stats']> | undefined;
     if (relay) {
-      const rel = await UdpRelay.start({ target: { host: '127.0.0.1', port: this.server.port }, seed: k, oneClient: true });
+      const rel = await UdpRelay.start({ target: { host: '127.0.0.1', port: this.server.port }, seed: k });
       try {
         r = await leafsyncPull(`${rel.address.host}:${rel.address.port}`, this.dest, this.clientHome, timeFile(), { ...nodeFlags, flags: this.flags });
         stats = rel.stats();
@@ -360,7 +360,7 @@ const CONTINUOUS_INTERVAL_S = 0.5;
 
 /** `n` passes (after a discarded first one) of one long-running connect, through a clean relay. */
 async function continuousPasses(series: LeafsyncSeries, n: number): Promise<Sample[]> {
-  const relay = await UdpRelay.start({ target: { host: '127.0.0.1', port: series.server.port }, seed: 7, oneClient: true });
+  const relay = await UdpRelay.start({ target: { host: '127.0.0.1', port: series.server.port }, seed: 7 });
   const proc = leafsyncContinuous(`${relay.address.host}:${relay.address.port}`, series.dest, series.clientHome, timeFile(), CONTINUOUS_INTERVAL_S, nodeFlags);
   const passes: Array<{ pass: PassLine; wire: number; serverCpu: number }> = [];
   proc.onLine = (line) => {

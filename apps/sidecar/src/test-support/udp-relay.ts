@@ -27,13 +27,6 @@ export interface RelayOptions extends LinkConditions {
   seed?: number;
   /** Address the relay listens on (default 127.0.0.1). */
   bind?: string;
-  /**
-   * Serve a single client over connected sockets: a send with an address costs a lookup per
-   * datagram (15–18% of the CPU of a send and its receive in a micro-benchmark here), which
-   * matters where the relay shares two cores with both peers (the bench). The first client's
-   * address is then the only one heard.
-   */
-  oneClient?: boolean;
 }
 
 /** Counts per direction: `datagrams`/`bytes` are what arrived at the relay, `dropped` what it discarded. */
@@ -67,19 +60,6 @@ function udpSocket(host: string): dgram.Socket {
   return dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
 }
 
-/**
- * Connects `socket` to port/host and returns its send. Datagrams sent before the connection is
- * set up wait, in order: dgram rejects an address-less send on a socket still connecting.
- */
-function connectedSender(socket: dgram.Socket, port: number, host: string): (buf: Buffer) => void {
-  let pending: Buffer[] | undefined = [];
-  socket.connect(port, host, () => {
-    for (const buf of pending!) socket.send(buf);
-    pending = undefined;
-  });
-  return (buf) => (pending ? void pending.push(buf) : socket.send(buf));
-}
-
 function emptyStats(): DirectionStats {
   return { datagrams: 0, bytes: 0, dropped: 0, duplicated: 0 };
 }
@@ -99,8 +79,7 @@ export class UdpRelay {
   private conditions: Required<LinkConditions>;
   private readonly random: () => number;
   /** One upstream socket per client source, so the server sees distinct peers. */
-  private readonly upstreams = new Map<string, { socket: dgram.Socket; toServer: (buf: Buffer) => void }>();
-  private readonly oneClient: boolean;
+  private readonly upstreams = new Map<string, dgram.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private blackoutUntil = 0;
   private closed = false;
@@ -112,9 +91,7 @@ export class UdpRelay {
     private readonly target: HostPort,
     seed: number,
     conditions: LinkConditions,
-    oneClient: boolean,
   ) {
-    this.oneClient = oneClient;
     const a = front.address();
     this.address = { host: a.address, port: a.port };
     this.random = mulberry32(seed);
@@ -127,7 +104,7 @@ export class UdpRelay {
     const bind = opts.bind ?? '127.0.0.1';
     const front = udpSocket(bind);
     await bindSocket(front, bind, 0);
-    const relay = new UdpRelay(front, opts.target, opts.seed ?? 1, opts, opts.oneClient === true);
+    const relay = new UdpRelay(front, opts.target, opts.seed ?? 1, opts);
     // Errors on an unconnected UDP socket are local (e.g. ICMP echoes); a relay must not die of them.
     front.on('error', () => undefined);
     front.on('message', (msg, rinfo) => relay.fromClient(msg, rinfo));
@@ -179,7 +156,7 @@ export class UdpRelay {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    const sockets = [this.front, ...[...this.upstreams.values()].map((u) => u.socket)];
+    const sockets = [this.front, ...this.upstreams.values()];
     this.upstreams.clear();
     await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
@@ -191,13 +168,13 @@ export class UdpRelay {
       upstream = this.openUpstream(rinfo);
       this.upstreams.set(key, upstream);
     }
-    this.forward(msg, this.toServer, upstream.toServer);
+    const up = upstream;
+    this.forward(msg, this.toServer, (buf) => up.send(buf, this.target.port, this.target.host));
   }
 
-  private openUpstream(client: dgram.RemoteInfo): { socket: dgram.Socket; toServer: (buf: Buffer) => void } {
+  private openUpstream(client: dgram.RemoteInfo): dgram.Socket {
     const socket = udpSocket(this.target.host);
     socket.on('error', () => undefined);
-    const toClient = this.oneClient ? connectedSender(this.front, client.port, client.address) : (buf: Buffer) => this.front.send(buf, client.port, client.address);
     socket.on('message', (msg, rinfo) => {
       // Only the server's answers travel back; anything else reaching this port is not ours.
       if (rinfo.port !== this.target.port) return;
@@ -206,12 +183,11 @@ export class UdpRelay {
         this.toClient.dropped++;
         return;
       }
-      this.forward(msg, this.toClient, toClient);
+      this.forward(msg, this.toClient, (buf) => this.front.send(buf, client.port, client.address));
     });
-    if (this.oneClient) return { socket, toServer: connectedSender(socket, this.target.port, this.target.host) };
     // Bound explicitly (not implicitly by the first send) so replies are never missed.
     socket.bind(0);
-    return { socket, toServer: (buf) => socket.send(buf, this.target.port, this.target.host) };
+    return socket;
   }
 
   private forward(msg: Buffer, stats: DirectionStats, send: (buf: Buffer) => void): void {
