@@ -114,7 +114,8 @@ export class QuicRemoteFolder implements RemoteFolder {
   private async fetchPending(path: RelPath, pending: Set<number>, onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void> {
     // Each chunk is done with once onChunk settles (see RemoteFolder.fetchChunks), so the frames
     // of one answer share a buffer.
-    const frames = await request(this.conn, { t: 'chunks', path, indices: [...pending] }, { transient: true });
+    // Chunks are read from disk and sent as they are: an answer that stops is stuck, not busy.
+    const frames = await request(this.conn, { t: 'chunks', path, indices: [...pending] }, { transient: true, steady: true });
     for await (const message of frames) {
       const c = expectMessage(chunk, message, 'chunk');
       if (!pending.delete(c.i)) throw new ProtocolError(`server sent chunk ${c.i} of ${path}, which was not asked for`);
@@ -164,13 +165,15 @@ async function retryStuck<T>(attempt: () => Promise<T>): Promise<T> {
 /**
  * Sends one request on a new stream and returns its answer's frames. Every answer but hello's
  * starts with `accepted`, which is checked and consumed here; until a byte of it arrives the
- * transport watches for a request stranded on the way (see QuicStream.expectPromptAnswer).
+ * transport watches for a request stranded on the way (see QuicStream.expectPromptAnswer), and
+ * with `steady`, for an answer that stops (QuicStream.expectSteadyAnswer).
  */
-async function request(conn: QuicConnection, req: Request, opts?: FrameDecoderOptions): Promise<AsyncGenerator<unknown>> {
+async function request(conn: QuicConnection, req: Request, opts?: FrameDecoderOptions & { steady?: boolean }): Promise<AsyncGenerator<unknown>> {
   const stream = await conn.openStream();
   await stream.write(encodeFrame(req));
   await stream.end();
   stream.expectPromptAnswer();
+  if (opts?.steady) stream.expectSteadyAnswer();
   const frames = readFrames(stream, MAX_FRAME_BYTES, opts);
   if (req.t !== 'hello') expectMessage(accepted, await nextOrFail(frames, req.t), `acknowledgement of the ${req.t} request`);
   return frames;

@@ -91,3 +91,30 @@ test('a request that is never acknowledged (stranded in our QUIC stack) is asked
   const waited = Date.now() - started;
   assert.ok(waited >= 5_000 && waited < 40_000, `gave up on the unanswered request after ${waited} ms`);
 });
+
+test('a chunk answer that stops mid-way on a live connection is given up on, and only the missing chunks are asked again', { timeout: 90_000 }, async (t) => {
+  let stalls = 0;
+  const server = await MaliciousServer.start({
+    identity: await loadOrCreateIdentity(await tempDir(t, 'stalled-id')),
+    entries: [{ path: 'big.bin', data: DATA }],
+    script: (req, honest) => {
+      if (req.t !== 'chunks' || stalls++ > 0) return undefined;
+      // Two whole frames (see serverThatResetsOnce), then nothing, with the connection left up.
+      return (async function* () {
+        yield* (honest.reply(req) as Uint8Array[]).slice(0, 3);
+        await new Promise(() => {});
+      })();
+    },
+  });
+  t.after(() => server.close());
+  const folder = await openFolder(t, server);
+  const got = new Map<number, string>();
+  const started = Date.now();
+  await folder.fetchChunks('big.bin', [0, 1, 2, 3], async (i, data) => void got.set(i, Buffer.from(data).toString('hex')));
+  const waited = Date.now() - started;
+  const asked = server.requests.filter((r) => r.t === 'chunks');
+  assert.equal(asked.length, 2, 'asked twice');
+  assert.deepEqual(asked[1]!.t === 'chunks' && asked[1]!.indices, [2, 3], 'the second time only for what had not arrived');
+  for (let i = 0; i < 4; i++) assert.equal(got.get(i), DATA.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE).toString('hex'), `chunk ${i}`);
+  assert.ok(waited >= 15_000 && waited < 60_000, `gave up on the stalled answer after ${waited} ms`);
+});

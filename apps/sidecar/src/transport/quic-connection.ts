@@ -53,6 +53,13 @@ const MAX_DATAGRAMS_PER_FLUSH = 4096;
 const STUCK_CHECKS = 3;
 const STUCK_CHECK_MS = 1000;
 const LOSS_TIMER_BOUND_MS = 10_000;
+/** How long a reader may wait on a steady answer that stopped (see QuicStream.expectSteadyAnswer). */
+export const STALLED_ANSWER_MS = 20_000;
+/**
+ * The peer counts as alive if heard from this recently: with streams open a quiet second sends a
+ * PING (onStuckCheck), so a live peer is heard at least every two seconds or so.
+ */
+const PEER_ALIVE_MS = 3_000;
 /** Keep-alive checks in a row, with the peer heard from, before an unanswered request is given up on. */
 const UNANSWERED_CHECKS = 2;
 
@@ -112,6 +119,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private stuckCheck: NodeJS.Timeout | undefined;
   private heardSinceKeepAlive = false;
   private heardSinceStuckCheck = false;
+  private lastHeardAt = 0;
   /** A whole stuck check passed in silence while streams were open (see onStuckCheck). */
   private silent = false;
   private closeDeadline: NodeJS.Timeout | undefined;
@@ -166,6 +174,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     }
     this.heardSinceKeepAlive = true;
     this.heardSinceStuckCheck = true;
+    this.lastHeardAt = Date.now();
     if (this.silent) {
       this.silent = false;
       this.ping();
@@ -279,7 +288,17 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   private readonly onStuckCheck = (): void => {
     if (this.unacked.size > 0) this.resetStuckStreams();
-    for (const s of this.streams.values()) s.noticeHiddenReset();
+    const now = Date.now();
+    // A stalled answer is given up on only while the peer is alive (a silent link is the idle
+    // timeout's to judge) and while no stream holds data nobody has read: a slow reader (a rate
+    // limit) can use up the connection's flow-control window and starve one stream legitimately.
+    const alive = now - this.lastHeardAt < PEER_ALIVE_MS;
+    let unread = false;
+    for (const s of this.streams.values()) unread ||= s.hasUnread();
+    for (const s of this.streams.values()) {
+      s.noticeHiddenReset();
+      if (s.checkStalled(now, STALLED_ANSWER_MS, unread) && alive) s.abandonStalled();
+    }
     // Work is outstanding and the peer went quiet for a second: after a blackout both sides may
     // be waiting on probe timers that doubled through the silence (seen: 5-10 s more after the
     // link was back). A PING each quiet second, and another the moment the peer is heard again,

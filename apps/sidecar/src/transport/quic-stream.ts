@@ -61,6 +61,12 @@ export class QuicStreamImpl implements QuicStream {
   private iterating = false;
   /** Anything at all came back: a byte, the FIN, a reset. */
   private heard = false;
+  /** expectSteadyAnswer was called: stalls are watched (see checkStalled). */
+  private steady = false;
+  private received = 0;
+  private receivedAtCheck = 0;
+  /** Since when a reader has waited on this steady answer with nothing arriving. */
+  private stalledSince = 0;
 
   // Send side.
   private readonly writes: PendingWrite[] = [];
@@ -103,6 +109,7 @@ export class QuicStreamImpl implements QuicStream {
         scratch.copy(piece, 0, 0, n);
         this.chunks.push(piece);
         this.buffered += n;
+        this.received += n;
         got = true;
       }
       if (r[1]) {
@@ -130,6 +137,30 @@ export class QuicStreamImpl implements QuicStream {
    */
   abandonUnanswered(): void {
     if (this.heard) return;
+    this.abandon(`no answer on stream ${this.id}: the request is presumed stuck in this side's QUIC stack`);
+  }
+
+  /**
+   * One stuck check: true once a reader has waited on this steady answer for `limitMs` with
+   * nothing arriving. `excused`: something else may explain the wait (see QuicConnectionImpl).
+   */
+  checkStalled(now: number, limitMs: number, excused: boolean): boolean {
+    const waiting = this.steady && this.readWaiter !== undefined && !this.recvFin && !this.recvError;
+    if (!waiting || excused || this.received !== this.receivedAtCheck) {
+      this.receivedAtCheck = this.received;
+      this.stalledSince = now;
+      return false;
+    }
+    return now - this.stalledSince >= limitMs;
+  }
+
+  /** The answer stopped coming (checkStalled): dropped like an unanswered request, to be asked again. */
+  abandonStalled(): void {
+    this.abandon(`the answer on stream ${this.id} stopped arriving while the connection was alive; asking again`);
+  }
+
+  /** Shuts both directions with the stuck code, so the peer drops the rest, and tells the reader to ask again. */
+  private abandon(why: string): void {
     const conn = this.host.conn;
     for (const direction of [quiche.Shutdown.Read, quiche.Shutdown.Write]) {
       try {
@@ -138,7 +169,7 @@ export class QuicStreamImpl implements QuicStream {
         // Already complete in that direction, or unknown to quiche: nothing to shut.
       }
     }
-    this.failRecv(new QuicStreamResetError(this.id, STREAM_STUCK_CODE, `no answer on stream ${this.id}: the request is presumed stuck in this side's QUIC stack`));
+    this.failRecv(new QuicStreamResetError(this.id, STREAM_STUCK_CODE, why));
     this.host.scheduleFlush();
   }
 
@@ -185,6 +216,17 @@ export class QuicStreamImpl implements QuicStream {
     }
   }
 
+  /** Data has arrived that nobody has read yet (in our buffer, or still in quiche's). */
+  hasUnread(): boolean {
+    if (this.buffered > 0) return true;
+    if (this.recvFin || this.recvError) return false;
+    try {
+      return this.host.conn.streamReadable(this.id);
+    } catch {
+      return false;
+    }
+  }
+
   /** The connection died: fail everything still pending. */
   connectionClosed(reason: Error): void {
     if (!this.recvFin && !this.recvError) this.failRecv(reason);
@@ -195,6 +237,10 @@ export class QuicStreamImpl implements QuicStream {
 
   expectPromptAnswer(): void {
     if (!this.heard) this.host.awaitAnswer(this);
+  }
+
+  expectSteadyAnswer(): void {
+    this.steady = true;
   }
 
   write(data: Uint8Array): Promise<void> {

@@ -6,6 +6,7 @@ import { QuicConnectError, QuicStreamResetError, STREAM_STUCK_CODE, TransportErr
 import { UdpRelay } from '../test-support/udp-relay.js';
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { QuicConnectionImpl } from './quic-connection.js';
+import { STALLED_ANSWER_MS } from './quic-connection.js';
 import { fingerprintOf } from './identity.js';
 import { connectQuic } from './quic-client.js';
 import { QuicServer } from './quic-server.js';
@@ -264,6 +265,44 @@ test('a reset of a stream whose FIN arrived but whose data has a gap still reach
     await conn.close();
   } finally {
     await relay.close();
+    await server.close();
+  }
+});
+
+test('a steady answer starved while another stream holds unread data is not given up on (a slow reader, not a stall)', { timeout: 60_000 }, async () => {
+  const streams: QuicStream[] = [];
+  const server = await QuicServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    identity: await tempIdentity(),
+    onConnection: (conn) => {
+      void (async () => {
+        for await (const s of conn.incomingStreams()) {
+          streams.push(s);
+          // The first answer is 8 MiB the client leaves unread; the second never comes.
+          if (streams.length === 1) void s.write(Buffer.alloc(8 * 1024 * 1024, 7)).catch(() => {});
+        }
+      })();
+    },
+  });
+  try {
+    const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+    const open = async () => {
+      const s = await conn.openStream();
+      await s.write(Buffer.from('request'));
+      s.expectSteadyAnswer();
+      return s;
+    };
+    await open(); // never read
+    const starved = await open();
+    const outcome = (async () => {
+      for await (const piece of starved) void piece;
+      return 'ended';
+    })().catch((err: unknown) => (err instanceof QuicStreamResetError && err.stuck ? 'given up' : `failed: ${String(err)}`));
+    const waited = await Promise.race([outcome, new Promise((r) => setTimeout(() => r('still waiting'), STALLED_ANSWER_MS + 3_000))]);
+    assert.equal(waited, 'still waiting');
+    await conn.close();
+  } finally {
     await server.close();
   }
 });
