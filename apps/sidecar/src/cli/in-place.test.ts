@@ -8,16 +8,7 @@ import { undoJournalPathFor } from '../engine/in-place-patch.js';
 import { STAGING_DIR } from '../engine/staging-file.js';
 import { writeUndoJournal } from '../engine/undo-journal.js';
 import { passLines, runCli, startServeProcess } from '../test-support/cli-process.js';
-import { hashTree, seededBytes, tempDirs, writeTree } from '../test-support/trees.js';
-
-async function writeAt(path: string, position: number, data: Buffer): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.write(data, 0, data.length, position);
-  } finally {
-    await fh.close();
-  }
-}
+import { hashTree, overwriteAt, seededBytes, tempDirs, writeTree } from '../test-support/trees.js';
 
 test('connect --in-place fetches one changed chunk into the same file, and first undoes an update a killed process left half done', async (t) => {
   const [served, dest, sh, ch] = await tempDirs(t, 'served', 'dest', 'sh', 'ch');
@@ -31,7 +22,7 @@ test('connect --in-place fetches one changed chunk into the same file, and first
   await connect();
   const ino = (await stat(join(dest, 'disk.img'))).ino;
 
-  await writeAt(join(served, 'disk.img'), 7 * CHUNK_SIZE, seededBytes('edit-1', CHUNK_SIZE));
+  await overwriteAt(join(served, 'disk.img'), 7 * CHUNK_SIZE, seededBytes('edit-1', CHUNK_SIZE));
   assert.equal((await connect()).chunksFetched, 1);
   assert.deepEqual(await hashTree(dest), await hashTree(served));
   assert.equal((await stat(join(dest, 'disk.img'))).ino, ino, 'updated in place');
@@ -47,7 +38,7 @@ test('connect --in-place fetches one changed chunk into the same file, and first
   await fh.write(seededBytes('torn-11', CHUNK_SIZE), 0, CHUNK_SIZE, 11 * CHUNK_SIZE);
   await fh.close();
 
-  await writeAt(join(served, 'disk.img'), 20 * CHUNK_SIZE, seededBytes('edit-2', CHUNK_SIZE));
+  await overwriteAt(join(served, 'disk.img'), 20 * CHUNK_SIZE, seededBytes('edit-2', CHUNK_SIZE));
   // Restored first, the file differs from the server in the one edited chunk only.
   assert.equal((await connect()).chunksFetched, 1, 'the torn chunks were restored from the journal, not fetched');
   assert.deepEqual(await hashTree(dest), await hashTree(served));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CHUNK_SIZE } from '../engine/chunking.js';
 import { pullPass, type PullOptions } from '../engine/pull.js';
 import type { RemoteFolder } from '../engine/types.js';
-import { hashTree, seededBytes, tempDir, writeTree } from './trees.js';
+import { hashTree, overwriteAt, seededBytes, tempDir, writeTree } from './trees.js';
 
 /** How a scenario reaches the served folder: in memory, or through a real server over QUIC. */
 export type RemoteFactory = (t: TestContext, servedRoot: string, opts?: { only?: string }) => Promise<RemoteFolder>;
@@ -167,13 +167,4 @@ export function definePullScenarios(label: string, remoteFor: RemoteFactory): vo
     assert.ok((await readFile(join(dest, 'second-name.bin'))).equals(old), 'its other name keeps the old version');
     assert.notEqual((await stat(join(dest, 'rewritten.bin'))).ino, before.rewritten, 'a mostly rewritten file is replaced');
   });
-}
-
-async function overwriteAt(path: string, position: number, data: Buffer): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.write(data, 0, data.length, position);
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,5 +1,5 @@
 import { createHash, createCipheriv } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, lstat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isInternalPath } from '../engine/internal-names.js';
@@ -71,4 +71,14 @@ export async function tempDir(t: { after(fn: () => Promise<void>): void }, prefi
 /** Several temp folders at once, typed as a tuple so destructuring needs no checks. */
 export async function tempDirs<const N extends readonly string[]>(t: { after(fn: () => Promise<void>): void }, ...names: N): Promise<{ -readonly [K in keyof N]: string }> {
   return (await Promise.all(names.map((n) => tempDir(t, n)))) as { -readonly [K in keyof N]: string };
+}
+
+/** Writes `data` over `path` at `position`, leaving the rest of the file as it is. */
+export async function overwriteAt(path: string, position: number, data: Buffer): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.write(data, 0, data.length, position);
+  } finally {
+    await handle.close();
+  }
 }
