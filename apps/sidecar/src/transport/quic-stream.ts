@@ -241,6 +241,7 @@ export class QuicStreamImpl implements QuicStream {
 
   expectSteadyAnswer(): void {
     this.steady = true;
+    this.stalledSince = Date.now();
   }
 
   write(data: Uint8Array): Promise<void> {

@@ -306,3 +306,33 @@ test('a steady answer starved while another stream holds unread data is not give
     await server.close();
   }
 });
+
+test('a steady answer that starts after a pause shorter than the limit is waited for', async () => {
+  const server = await QuicServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    identity: await tempIdentity(),
+    onConnection: (conn) => {
+      void (async () => {
+        for await (const s of conn.incomingStreams()) {
+          void (async () => {
+            await new Promise((r) => setTimeout(r, 2_500));
+            await s.write(Buffer.from('answer'));
+            await s.end();
+          })().catch(() => {});
+        }
+      })();
+    },
+  });
+  try {
+    const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+    const s = await conn.openStream();
+    await s.write(Buffer.from('request'));
+    await s.end();
+    s.expectSteadyAnswer();
+    assert.equal((await readAll(s)).toString(), 'answer');
+    await conn.close();
+  } finally {
+    await server.close();
+  }
+});
