@@ -56,8 +56,7 @@ const LOSS_TIMER_BOUND_MS = 10_000;
 /**
  * How long a reader may wait on a steady answer that stopped (see QuicStream.expectSteadyAnswer),
  * counting only time with the peer heard from. Giving up costs one more request for the chunks
- * still missing, so the wait is short: in W6 (2% loss) chunk requests went unanswered on a live
- * connection two or three times a run, each stalled for as long as this.
+ * still missing, so the wait is short.
  */
 export const STALLED_ANSWER_MS = 5_000;
 /**

@@ -34,9 +34,8 @@ export interface QuicStream extends AsyncIterable<Uint8Array> {
    * Call on a request whose answer flows without pauses (chunks read straight from disk). If a
    * reader then waits STALLED_ANSWER_MS (5 s) while nothing arrives and the peer is otherwise
    * heard from, reading fails with a stuck reset so the request can be asked again on a new
-   * stream. Seen under 2% loss: chunk requests never answered on a live connection, and once a
-   * connection whose data stopped for minutes while both QUIC stacks kept exchanging small
-   * packets; a peer that stops answering mid-way would look the same.
+   * stream. Seen once under 2% loss: a connection whose data stopped for minutes while both QUIC
+   * stacks kept exchanging small packets; a peer that stops answering mid-way looks the same.
    */
   expectSteadyAnswer(): void;
 }
