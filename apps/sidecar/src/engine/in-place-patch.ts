@@ -3,6 +3,7 @@ import { constants, type Stats } from 'node:fs';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errCode, lstatOrNull } from '../fs/fs-errors.js';
+import { readExactly, writeAll } from '../fs/positional-io.js';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashChunk } from './chunking.js';
 import { chunksToFetch } from './chunk-diff.js';
 import { assertDestUnchanged, type DestBefore } from './dest-guard.js';
@@ -135,17 +136,14 @@ async function writeNewVersion(u: InPlaceUpdate, staging: StagingFile, target: F
   for (const i of u.chunks) {
     const data = await staging.readChunk(i);
     if (!bytesEqual(hashChunk(data), u.hashes[i]!)) throw new StagedChunkError(u.rel, i);
-    for (let written = 0; written < data.length; ) {
-      written += (await target.write(data, written, data.length - written, i * CHUNK_SIZE + written)).bytesWritten;
-    }
+    await writeAll(target, data, i * CHUNK_SIZE);
   }
   await target.truncate(u.size);
   // The bytes on disk are the proof, as with a staging file's Merkle check.
   const buf = Buffer.allocUnsafe(CHUNK_SIZE);
   for (const i of u.chunks) {
-    const length = chunkLength(u.size, i);
-    const { bytesRead } = await target.read(buf, 0, length, i * CHUNK_SIZE);
-    if (bytesRead !== length || !bytesEqual(hashChunk(buf.subarray(0, length)), u.hashes[i]!)) throw new WrittenChunkError(u.rel, i);
+    const written = await readExactly(target, buf, chunkLength(u.size, i), i * CHUNK_SIZE);
+    if (!bytesEqual(hashChunk(written), u.hashes[i]!)) throw new WrittenChunkError(u.rel, i);
   }
   await target.chmod(u.mode & 0o777);
   const mtime = utimesSeconds(u.mtimeMs);

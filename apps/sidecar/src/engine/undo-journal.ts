@@ -3,6 +3,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsyncDirectory } from '../fs/atomic-file.js';
 import { errCode } from '../fs/fs-errors.js';
+import { readExactly, writeAll } from '../fs/positional-io.js';
 import * as z from '../util/schema.js';
 import { CHUNK_SIZE, chunkCount, chunkLength } from './chunking.js';
 import { utimesSeconds } from './staging-file.js';
@@ -176,23 +177,5 @@ async function hashRange(fh: FileHandle, hash: Hash, from: number, length: numbe
     const n = Math.min(CHUNK_SIZE, length - done);
     hash.update(await readExactly(fh, buf, n, from + done));
     done += n;
-  }
-}
-
-/** Reads exactly `length` bytes at `position` into `buf`; a short file is an error, not a short chunk. */
-async function readExactly(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<Buffer> {
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await fh.read(buf, filled, length - filled, position + filled);
-    if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${position + filled}`);
-    filled += bytesRead;
-  }
-  return buf.subarray(0, length);
-}
-
-async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  for (let written = 0; written < data.length; ) {
-    const { bytesWritten } = await fh.write(data, written, data.length - written, position + written);
-    written += bytesWritten;
   }
 }
