@@ -414,8 +414,19 @@ function openError(rel: RelPath, err: unknown): unknown {
   return err;
 }
 
-/** See FolderScan.digest. Paths hold no control characters (validateRelPath), so the lines are unambiguous. */
+/**
+ * See FolderScan.digest. The paths joined by NUL (they hold no control characters: validateRelPath),
+ * then each entry's numbers as doubles: two updates instead of formatting a line per entry, which
+ * cost a new process's scan of 10k files ~35 ms.
+ */
 function scanDigest(entries: readonly ScannedEntryOnDisk[]): Uint8Array {
-  const lines = entries.map((e) => `${e.path}\0${e.type}\0${e.size}\0${e.mtimeMs}\0${e.ctimeMs}\0${e.ino}\0${e.mode}\n`);
-  return createHash('sha256').update(lines.join('')).digest();
+  const FIELDS = 6;
+  const numbers = new Float64Array(entries.length * FIELDS);
+  const paths = new Array<string>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    paths[i] = e.path;
+    numbers.set([e.type === 'file' ? 1 : 0, e.size, e.mtimeMs, e.ctimeMs, e.ino, e.mode], i * FIELDS);
+  }
+  return createHash('sha256').update(paths.join('\0')).update(new Uint8Array(numbers.buffer)).digest();
 }

@@ -92,6 +92,29 @@ describe('scanFolder', () => {
     else assert.equal(entry?.diskPath, nfd);
   });
 
+
+  it('keeps one of two names that are the same after NFC normalisation, and warns of the other', async (t) => {
+    const twins = join(base, 'twins');
+    await mkdir(join(twins, 'caf\u00e9'), { recursive: true });
+    await writeFile(join(twins, 'caf\u00e9/a.txt'), 'x');
+    await writeFile(join(twins, 'plain.txt'), 'x');
+    try {
+      await mkdir(join(twins, 'cafe\u0301'));
+    } catch {
+      t.skip('this filesystem treats the two spellings as one name');
+      return;
+    }
+    await writeFile(join(twins, 'cafe\u0301/b.txt'), 'x');
+    const { entries, warnings } = await scanFolderWithWarnings(twins);
+    // Which spelling wins depends on readdir's order; there is one directory and only its file.
+    const paths = entries.map((e) => e.path);
+    assert.equal(paths.length, 3, paths.join(', '));
+    assert.equal(paths[0], 'caf\u00e9');
+    assert.match(paths[1] ?? '', /^caf\u00e9\/[ab]\.txt$/);
+    assert.equal(paths[2], 'plain.txt');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]?.message ?? '', /same after Unicode normalisation/);
+  });
   it('skips an unreadable subdirectory with a warning', async () => {
     const r = join(base, 'perm');
     await mkdir(join(r, 'locked'), { recursive: true });

@@ -1,6 +1,6 @@
-import { readdirSync, type Dirent, type Stats } from 'node:fs';
+import { readdirSync, type Stats } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { IgnoredPathError, InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
 import type { IgnoreMatcher } from './ignore-rules.js';
 import { isInternalName, isInternalPath } from './internal-names.js';
@@ -60,77 +60,98 @@ export async function scanFolderOnDisk(rootAbs: string, opts?: ScanOptions): Pro
   const rootStat = lstatOrNull(rootAbs);
   // The root may itself be a symlink the user chose; only what is inside is never followed.
   if (rootStat === null) throw new NotFoundError(rootAbs, 'Folder');
-  const warn = opts?.onWarning ?? (() => {});
-  const out: ScannedEntryOnDisk[] = [];
-  const seen = new Set<string>();
-  await walk(rootAbs, '', '', out, seen, warn, ignored, true);
-  return out.sort((a, b) => compareUtf8(a.path, b.path));
+  const w: Walk = { base: join(rootAbs, sep), out: [], warn: opts?.onWarning ?? (() => {}), ignored, sinceYield: 0 };
+  await walk(w, '', '', true);
+  return w.out.sort((a, b) => compareUtf8(a.path, b.path));
+}
+
+/** One scan's state, shared by every directory it descends into. */
+interface Walk {
+  /** The root with a trailing separator: entries' on-disk paths are appended to it as they are. */
+  base: string;
+  out: ScannedEntryOnDisk[];
+  warn: (w: ScanWarning) => void;
+  ignored: IgnoreMatcher;
+  /** lstat calls since the walk last let the event loop run. */
+  sinceYield: number;
 }
 
 const LSTAT_BATCH = 64;
 
-async function walk(
-  rootAbs: string,
-  relDir: string,
-  diskDir: string,
-  out: ScannedEntryOnDisk[],
-  seen: Set<string>,
-  warn: (w: ScanWarning) => void,
-  ignored: IgnoreMatcher,
-  isRoot: boolean,
-): Promise<void> {
-  let dirents: Dirent[];
+async function walk(w: Walk, relDir: string, diskDir: string, isRoot: boolean): Promise<void> {
+  let names: string[];
   try {
-    // Synchronous for the same reason as lstat below; the walk yields after every batch.
-    dirents = readdirSync(join(rootAbs, diskDir), { withFileTypes: true });
+    // Synchronous for the same reason as lstat below. Names only: lstat says what each one is.
+    names = readdirSync(w.base + diskDir);
   } catch (err) {
     if (isRoot) throw err;
     if (errCode(err) === 'ENOENT') return; // deleted while we scanned: nothing to sync
-    warn({ path: relDir, message: `Skipped unreadable directory ${relDir}: ${errMessage(err)}` });
+    w.warn({ path: relDir, message: `Skipped unreadable directory ${relDir}: ${errMessage(err)}` });
     return;
   }
-  const candidates: Array<{ rel: RelPath; diskPath: string }> = [];
-  for (const d of dirents) {
-    const diskPath = diskDir === '' ? d.name : `${diskDir}/${d.name}`;
+  const rels: RelPath[] = [];
+  const diskPaths: string[] = [];
+  // Two names can only meet under NFC if normalising changed one of them.
+  let renormalised = false;
+  for (const name of names) {
+    const diskPath = diskDir === '' ? name : `${diskDir}/${name}`;
     let rel: RelPath;
     try {
       // Validated as this platform sees it: a name the peer cannot hold is its problem to report.
-      rel = validateChildPath(relDir, d.name);
+      rel = validateChildPath(relDir, name);
     } catch (err) {
       if (!(err instanceof UnsafePathError)) throw err;
-      warn({ path: diskPath, message: `Skipped ${JSON.stringify(diskPath)}: ${err.reason}` });
+      w.warn({ path: diskPath, message: `Skipped ${JSON.stringify(diskPath)}: ${err.reason}` });
       continue;
     }
-    if (isInternalName(relDir === '' ? rel : rel.slice(relDir.length + 1))) continue;
+    const leaf = relDir === '' ? rel : rel.slice(relDir.length + 1);
+    if (isInternalName(leaf)) continue;
+    if (leaf !== name) renormalised = true;
+    rels.push(rel);
+    diskPaths.push(diskPath);
+  }
+  if (renormalised) dropNormalisationTwins(rels, diskPaths, w.warn);
+  for (let i = 0; i < rels.length; i++) {
+    // lstatOrNull is synchronous (10k files: 65 ms instead of 300-450 ms with promises); yielding
+    // every batch keeps the event loop free for the transport.
+    if (++w.sinceYield >= LSTAT_BATCH) {
+      w.sinceYield = 0;
+      await yieldToEventLoop();
+    }
+    const rel = rels[i]!;
+    const diskPath = diskPaths[i]!;
+    // The name's type from readdir can be stale or unknown on some filesystems; lstat is the truth.
+    const st = lstatOrNull(w.base + diskPath);
+    if (!st) continue;
+    if (st.isFile()) {
+      if (w.ignored(rel, false)) continue;
+      w.out.push(toEntry(rel, diskPath, st, 'file'));
+    } else if (st.isDirectory()) {
+      // Not descending matters as much as not listing: an ignored node_modules can be huge.
+      if (w.ignored(rel, true)) continue;
+      w.out.push(toEntry(rel, diskPath, st, 'dir'));
+      await walk(w, rel, diskPath, false);
+    }
+    // Symlinks, sockets, FIFOs and devices are never synced.
+  }
+}
+
+/** Keeps the first of names that are the same after NFC normalisation, in place, warning of the rest. */
+function dropNormalisationTwins(rels: RelPath[], diskPaths: string[], warn: (w: ScanWarning) => void): void {
+  const seen = new Set<RelPath>();
+  let kept = 0;
+  for (let i = 0; i < rels.length; i++) {
+    const rel = rels[i]!;
     if (seen.has(rel)) {
-      warn({ path: rel, message: `Skipped ${JSON.stringify(diskPath)}: another name here is the same after Unicode normalisation` });
+      warn({ path: rel, message: `Skipped ${JSON.stringify(diskPaths[i])}: another name here is the same after Unicode normalisation` });
       continue;
     }
     seen.add(rel);
-    candidates.push({ rel, diskPath });
+    rels[kept] = rel;
+    diskPaths[kept++] = diskPaths[i]!;
   }
-  // lstatOrNull is synchronous (10k files: 65 ms instead of 300-450 ms with promises); batches
-  // keep the event loop free for the transport between them.
-  for (let at = 0; at < candidates.length; at += LSTAT_BATCH) {
-    await yieldToEventLoop();
-    const batch = candidates.slice(at, at + LSTAT_BATCH);
-    // The Dirent type can be stale or unknown on some filesystems; lstat is the truth.
-    const stats = batch.map((c) => lstatOrNull(join(rootAbs, c.diskPath)));
-    for (const [i, { rel, diskPath }] of batch.entries()) {
-      const st = stats[i];
-      if (!st) continue;
-      if (st.isFile()) {
-        if (ignored(rel, false)) continue;
-        out.push(toEntry(rel, diskPath, st, 'file'));
-      } else if (st.isDirectory()) {
-        // Not descending matters as much as not listing: an ignored node_modules can be huge.
-        if (ignored(rel, true)) continue;
-        out.push(toEntry(rel, diskPath, st, 'dir'));
-        await walk(rootAbs, rel, diskPath, out, seen, warn, ignored, false);
-      }
-      // Symlinks, sockets, FIFOs and devices are never synced.
-    }
-  }
+  rels.length = kept;
+  diskPaths.length = kept;
 }
 
 async function scanOne(rootAbs: string, only: RelPath, ignored: IgnoreMatcher): Promise<ScannedEntryOnDisk> {
