@@ -161,3 +161,20 @@ export class LocalChangedError extends EngineError {
     super(path, `${path} changed here while it was being synced; it was left as it is and will be looked at again next pass`);
   }
 }
+
+/**
+ * A directory one side could not read (its permissions): nothing under it was synced, and
+ * nothing under it on the other side was moved to the trash or deleted, since its absence from
+ * the listing means nothing.
+ */
+export class UnlistedFolderError extends EngineError {
+  readonly code = 'UNLISTED';
+
+  constructor(path: string, side: 'server' | 'here') {
+    super(
+      path,
+      `${path}: ${side === 'server' ? 'the server' : 'this side'} could not list this folder (it is unreadable there); ` +
+        'nothing under it was synced or moved to the trash. Fix its permissions, or exclude it in .leafsyncignore.',
+    );
+  }
+}

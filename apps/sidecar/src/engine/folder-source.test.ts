@@ -171,6 +171,27 @@ describe('LocalFolderSource', () => {
     await assert.rejects(src.fetchChunks('f', [1], async () => {}), ChunkOutOfRangeError);
     assert.equal((await src.chunkHashes('f')).length, 1, 'stale cache is not served');
   });
+
+  it('tells onWarning of a skipped name once, when a scan first finds it, and again if it comes back', async () => {
+    const r = join(base, 'warned');
+    await mkdir(r);
+    await writeFile(join(r, 'ok.txt'), 'x');
+    const told: string[] = [];
+    const src = new LocalFolderSource(r, { onWarning: (w) => told.push(w.message) });
+    await src.summary();
+    assert.deepEqual(told, []);
+    await writeFile(join(r, 'bad\u0001name'), 'x');
+    await src.summary();
+    await src.summary();
+    assert.equal(told.length, 1, told.join('\n'));
+    assert.match(told[0]!, /control character/);
+    assert.equal(src.lastWarnings.length, 1, 'every summary still knows it');
+    await rm(join(r, 'bad\u0001name'));
+    await src.summary();
+    await writeFile(join(r, 'bad\u0001name'), 'x');
+    await src.summary();
+    assert.equal(told.length, 2);
+  });
 });
 
 describe('LocalFolderSource with a persistent IndexCache', () => {

@@ -39,6 +39,11 @@ export interface LocalFolderSourceOptions {
    * the next pass on (instead of a fixed `ignore`).
    */
   readIgnoreFile?: boolean;
+  /**
+   * Told of each thing a scan skipped (an unreadable directory, a name that cannot be synced, an
+   * interrupted in-place update put back) once, when a scan first finds it, not at every pass.
+   */
+  onWarning?: (warning: ScanWarning) => void;
 }
 
 /** One listing of the folder, before any hashing: what summary() builds on. */
@@ -93,6 +98,9 @@ export class LocalFolderSource implements RemoteFolder {
   /** NFC wire path → on-disk spelling, for names stored decomposed (NFD) on disk. */
   private diskPaths = new Map<RelPath, string>();
   private warnings: ScanWarning[] = [];
+  private readonly onWarning: ((warning: ScanWarning) => void) | undefined;
+  /** The messages of the last scan's warnings: the next scan announces only new ones. */
+  private announced = new Set<string>();
   /** Files this process wrote and verified since the last summary, for the index. */
   private remembered: IndexRecord[] = [];
   /** Directories proven inside the root since the last summary (each summary starts afresh). */
@@ -106,6 +114,7 @@ export class LocalFolderSource implements RemoteFolder {
     this.index = opts?.cache;
     this.ignore = opts?.ignore;
     this.readIgnoreFile = opts?.readIgnoreFile === true;
+    this.onWarning = opts?.onWarning;
     this.paths = new InsideRoot(rootAbs);
   }
 
@@ -132,6 +141,9 @@ export class LocalFolderSource implements RemoteFolder {
       ...(this.ignore !== undefined && { ignore: this.ignore }),
       onWarning: (w) => warnings.push(w),
     });
+    const known = this.announced;
+    this.announced = new Set(warnings.map((w) => w.message));
+    for (const w of warnings) if (!known.has(w.message)) this.onWarning?.(w);
     return { entries, warnings, digest: scanDigest(entries) };
   }
 
@@ -146,11 +158,13 @@ export class LocalFolderSource implements RemoteFolder {
     for (const e of scanned) if (e.diskPath !== e.path) diskPaths.set(e.path, e.diskPath);
     this.diskPaths = diskPaths;
     this.warnings = warnings;
+    const unlisted = warnings.filter((w) => w.unlisted).map((w) => w.path);
+    const unknown = unlisted.length > 0 ? { unlisted } : {};
     // Nothing changed since the last summary and nothing written meanwhile: same root, same
     // entries (a server answers every pass's summary request; this spares it the lookups).
     const last = this.lastSummary;
     if (last !== undefined && this.remembered.length === 0 && bytesEqual(last.digest, digest)) {
-      return { root: last.summary.root, entries: [...last.summary.entries] };
+      return { root: last.summary.root, entries: [...last.summary.entries], ...unknown };
     }
     if (this.index !== undefined && this.only === undefined && this.indexed === undefined) this.loadIndex(this.index);
     // Cached files are resolved synchronously first; only misses are read, a few at a time.
@@ -196,9 +210,8 @@ export class LocalFolderSource implements RemoteFolder {
         if (gone.length > 0) this.index.deleteMany(gone);
       }
     }
-    const summary = { root: folderRoot(entries), entries };
-    this.lastSummary = { digest, summary: { root: summary.root, entries: [...entries] } };
-    return summary;
+    this.lastSummary = { digest, summary: { root: folderRoot(entries), entries: [...entries] } };
+    return { root: this.lastSummary.summary.root, entries, ...unknown };
   }
 
   async chunkHashes(path: RelPath): Promise<Uint8Array[]> {

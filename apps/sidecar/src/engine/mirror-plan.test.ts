@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ignoreMatcherFromText } from './ignore-rules.js';
 import { planMirror } from './mirror-plan.js';
+import { underUnlisted } from './unlisted.js';
 import { scanFolder } from './scanner.js';
 import { TRASH_DIR, moveToTrash, removeEmptyDirs, trashStamp } from './trash.js';
 
@@ -15,6 +16,14 @@ const noRules = ignoreMatcherFromText('');
 const rules = ignoreMatcherFromText('*.log\n!keep.log\nbuild/\n');
 
 describe('planMirror', () => {
+  it('keeps everything under a directory the server could not list, in any letter case', () => {
+    const plan = planMirror([d('locked'), f('a.txt')], [d('locked'), f('locked/x'), d('Locked/deep'), f('Locked/deep/y'), f('a.txt'), f('stale.txt')], {
+      ignore: noRules,
+      unlisted: underUnlisted(['locked']),
+    });
+    assert.deepEqual(plan, { trash: ['stale.txt'], emptyDirCandidates: [] });
+  });
+
   it('trashes local-only files and keeps files the server has', () => {
     const plan = planMirror([f('a.txt'), d('sub'), f('sub/b.txt')], [f('a.txt'), f('z.txt'), d('sub'), f('sub/b.txt'), f('sub/old.txt')], {
       ignore: noRules,

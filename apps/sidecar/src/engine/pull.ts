@@ -14,6 +14,7 @@ import { TypeConflictError, syncFileFrom } from './sync-file.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { IGNORE_FILE, loadIgnoreRules } from './ignore-rules.js';
 import { planMirror } from './mirror-plan.js';
+import { remoteUnlisted } from './unlisted.js';
 import { moveToTrash, removeEmptyDirs, trashStamp } from './trash.js';
 import { InternalPathError, NotFoundError } from './errors.js';
 
@@ -125,6 +126,8 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   const summary = quick.unchanged ? await remote.summary() : quick;
 
   const entries = acceptedEntries(summary.entries, opts.only, fail);
+  // Reported as failures: the folders cannot be called identical while part of one is unread.
+  const unlisted = opts.only === undefined ? remoteUnlisted(summary.unlisted, fail) : () => false;
   const files = entries.filter((e) => e.type === 'file');
   result.files = files.length;
   emit({ kind: 'summary', files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) });
@@ -193,7 +196,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
 
   /** Local-only files go to the trash (never deleted); emptied folders the server lacks go away. */
   async function mirrorDeletes(remote: FileSummary[], localEntries: FileSummary[]): Promise<void> {
-    const plan = planMirror(remote, localEntries, { ignore: await loadIgnoreRules(localRoot) });
+    const plan = planMirror(remote, localEntries, { ignore: await loadIgnoreRules(localRoot), unlisted });
     if (plan.halt !== undefined) {
       result.mirrorHalted = plan.halt;
       return;

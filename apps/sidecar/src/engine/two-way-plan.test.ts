@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { conflictCopyPath } from './conflict-name.js';
 import { isEmptyPlan, nextBase, planTwoWay, type SyncBase } from './two-way-plan.js';
 import type { FileSummary } from './types.js';
+import { underUnlisted } from './unlisted.js';
 
 const root = (byte: number) => new Uint8Array(32).fill(byte);
 const file = (path: string, version: number): FileSummary => ({ path, type: 'file', size: 10, mtimeMs: 1, mode: 0o644, root: root(version) });
@@ -47,6 +48,17 @@ describe('planTwoWay', () => {
     assert.deepEqual([mirrored.trashLocal, mirrored.deleteRemote], [['deleted-there'], ['deleted-here']]);
     const kept = planTwoWay(local, remote, b, { mirror: false });
     assert.deepEqual([kept.push, kept.pull, kept.trashLocal, kept.deleteRemote], [['deleted-there'], ['deleted-here'], [], []]);
+  });
+
+  it('leaves out everything under a directory either side could not list, in any letter case', () => {
+    const local = [dir('Locked'), file('a', 2), file('kept-there', 1)];
+    const remote = [dir('locked'), file('locked/new-there', 1), file('kept-here', 1)];
+    const b = base({ 'locked/old': 1, 'Locked/x': 1, 'kept-there': 1, 'kept-here': 1, a: 1 });
+    const unlisted = underUnlisted(['locked', 'kept-there-dir']);
+    const plan = planTwoWay(local, remote, b, { mirror: true, unlisted });
+    assert.deepEqual(plan.push, ['a']);
+    assert.deepEqual([plan.pull, plan.conflicts], [[], []]);
+    assert.deepEqual([plan.trashLocal.sort(), plan.deleteRemote], [['kept-there'], ['kept-here']], 'deletes outside it still propagate');
   });
 });
 

@@ -28,6 +28,11 @@ export interface FolderSummary {
   entries: FileSummary[];
   /** The folder's root equals the `knownRoot` the caller sent, so `entries` were not sent. */
   unchanged?: boolean;
+  /**
+   * Directories listed in `entries` whose contents could not be read (permissions): anything
+   * under them is unknown, so no one may take its absence for a delete.
+   */
+  unlisted?: RelPath[];
 }
 
 export interface SummaryRequest {

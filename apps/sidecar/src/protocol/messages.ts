@@ -33,6 +33,11 @@ export const MAX_FILE_SIZE = 2 ** 50;
 export const MAX_LISTING_BYTES = 512 * 1024 * 1024;
 export const LISTING_BYTES_PER_ENTRY = 256;
 export const MAX_ENTRIES = 2_000_000;
+/**
+ * Unreadable directories one summary may name (FolderSummary.unlisted); with MAX_PATH_BYTES
+ * paths the head stays under MAX_FRAME_BYTES. A server with more refuses the listing instead.
+ */
+export const MAX_UNLISTED = 200;
 
 const wirePath = z.string().check(z.minLength(1), z.maxLength(MAX_PATH_BYTES));
 const count = z.int().check(z.minimum(0));
@@ -72,7 +77,14 @@ export const errorMessage = z.object({ t: z.literal('error'), code: z.string().c
 export type ErrorMessage = z.infer<typeof errorMessage>;
 
 export const welcome = z.object({ t: z.literal('welcome'), v: count, file: z.optional(wirePath) });
-export const summaryHead = z.object({ t: z.literal('summary-head'), root: hash, count: countUpTo(MAX_ENTRIES), unchanged: z.optional(z.boolean()) });
+export const summaryHead = z.object({
+  t: z.literal('summary-head'),
+  root: hash,
+  count: countUpTo(MAX_ENTRIES),
+  unchanged: z.optional(z.boolean()),
+  /** Optional, so peers from before it still understand each other (they ignore it or send none). */
+  unlisted: z.optional(z.array(wirePath).check(z.maxLength(MAX_UNLISTED))),
+});
 export const entriesBatch = z.object({ t: z.literal('entries'), entries: z.array(wireEntry).check(z.maxLength(ENTRIES_PER_BATCH)) });
 export const hashesHead = z.object({ t: z.literal('hashes-head'), count: countUpTo(Math.ceil(MAX_FILE_SIZE / CHUNK_SIZE)) });
 export const hashBatch = z.object({

@@ -56,7 +56,12 @@ export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {})
 }
 
 async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, cache: IndexCache): Promise<PassSummary | undefined> {
-  const local = new LocalFolderSource(folder, { cache, readIgnoreFile: true, ...(opts.file !== undefined && { only: opts.file }) });
+  const local = new LocalFolderSource(folder, {
+    cache,
+    readIgnoreFile: true,
+    onWarning: (w) => hooks.onNotice?.(w.message),
+    ...(opts.file !== undefined && { only: opts.file }),
+  });
   const limiter = opts.rateMbps === undefined ? undefined : RateLimiter.fromMbps(opts.rateMbps);
   let last: PassSummary | undefined;
   // The first pass's local scan runs while the connection is set up (the handshake on a LAN, the

@@ -43,7 +43,12 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     if (!info?.isFile()) throw new FolderError(`--file ${opts.file}: no such file in ${folder}`);
   }
   const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => opts.log?.(w.message) });
-  const source = new LocalFolderSource(folder, { cache, readIgnoreFile: true, ...(opts.file !== undefined && { only: opts.file }) });
+  const source = new LocalFolderSource(folder, {
+    cache,
+    readIgnoreFile: true,
+    onWarning: (w) => opts.log?.(w.message),
+    ...(opts.file !== undefined && { only: opts.file }),
+  });
   const served: ServedFolder = {
     source,
     ...(opts.allowPush && { push: pushTarget(source, opts) }),

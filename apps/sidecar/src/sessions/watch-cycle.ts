@@ -9,7 +9,9 @@ import type { RateLimiter } from '../engine/rate-limiter.js';
 import { InsideRoot } from '../engine/safe-path.js';
 import { moveToTrash, trashStamp } from '../engine/trash.js';
 import { isEmptyPlan, nextBase, planTwoWay, sameVersion, type SyncBase } from '../engine/two-way-plan.js';
-import type { FileSummary, RelPath, RemoteFolder } from '../engine/types.js';
+import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from '../engine/types.js';
+import { UnlistedFolderError } from '../engine/errors.js';
+import { remoteUnlisted, underUnlisted } from '../engine/unlisted.js';
 import { lstatOrNull } from '../fs/fs-errors.js';
 import type { QuicRemoteFolder } from '../protocol/client-session.js';
 
@@ -63,7 +65,7 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
   };
 
   const first = await scan();
-  const plan = planTwoWay(first.here.entries, first.remoteEntries, base, { mirror: ctx.mirror });
+  const plan = planTwoWay(first.here.entries, first.remoteEntries, base, { mirror: ctx.mirror, unlisted: unlistedOnEitherSide(first, ctx.only, fail) });
   let after = first;
   if (!isEmptyPlan(plan)) {
     const localBy = new Map(first.here.entries.map((e) => [e.path, e]));
@@ -153,6 +155,23 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
   summary.files = after.here.entries.filter((e) => e.type === 'file').length;
   summary.elapsedMs = Math.round(performance.now() - started);
   return { summary, base: nextBase(after.here.entries, after.remoteEntries, base) };
+}
+
+/**
+ * Paths either side could not list, each unlisted directory reported as a failure of the cycle.
+ * A single-file cycle lists no directories, so it has none.
+ */
+function unlistedOnEitherSide(
+  sides: { here: FolderSummary; there: FolderSummary },
+  only: RelPath | undefined,
+  fail: (path: RelPath, err: unknown) => void,
+): (path: RelPath) => boolean {
+  if (only !== undefined) return () => false;
+  const here = sides.here.unlisted ?? [];
+  for (const path of here) fail(path, new UnlistedFolderError(path, 'here'));
+  const underHere = underUnlisted(here);
+  const underThere = remoteUnlisted(sides.there.unlisted, fail);
+  return (path) => underHere(path) || underThere(path);
 }
 
 /** Renames our version aside (never over an existing name), if it is still the version we planned with. */

@@ -39,7 +39,12 @@ export interface WatchHooks extends ReconnectHooks {
 export async function runWatch(opts: WatchOptions, hooks: WatchHooks = {}): Promise<void> {
   const folder = await destinationFolder(opts.folder);
   const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => hooks.onNotice?.(w.message) });
-  const local = new LocalFolderSource(folder, { cache, readIgnoreFile: true, ...(opts.file !== undefined && { only: opts.file }) });
+  const local = new LocalFolderSource(folder, {
+    cache,
+    readIgnoreFile: true,
+    onWarning: (w) => hooks.onNotice?.(w.message),
+    ...(opts.file !== undefined && { only: opts.file }),
+  });
   const limiter = opts.rateMbps === undefined ? undefined : RateLimiter.fromMbps(opts.rateMbps);
   const changes = new ChangeDebouncer(opts.debounceMs);
   const watcher = watch(folder, { ignoreInitial: true, ignored: (abs: string) => !isWatched(folder, abs, opts.file) });

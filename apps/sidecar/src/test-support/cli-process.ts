@@ -34,8 +34,8 @@ export class CliChild {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(home: string, args: string[]) {
-    this.child = spawn(process.execPath, [CLI, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(home: string, args: string[], as?: { uid: number; gid: number }) {
+    this.child = spawn(process.execPath, [CLI, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...as });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       if (line.startsWith('{')) this.events.push(JSON.parse(line) as Record<string, unknown>);
@@ -81,9 +81,15 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `leafsync serve --json` and waits for its "listening" line. */
-export async function startServeProcess(t: { after(fn: () => Promise<void>): void }, home: string, folder: string, extra: string[] = []): Promise<ServeProcess> {
-  const cli = new CliChild(home, ['serve', folder, '--bind', '127.0.0.1', '--port', '0', '--json', ...extra]);
+/** Starts `leafsync serve --json` (as another user with `as`) and waits for its "listening" line. */
+export async function startServeProcess(
+  t: { after(fn: () => Promise<void>): void },
+  home: string,
+  folder: string,
+  extra: string[] = [],
+  as?: { uid: number; gid: number },
+): Promise<ServeProcess> {
+  const cli = new CliChild(home, ['serve', folder, '--bind', '127.0.0.1', '--port', '0', '--json', ...extra], as);
   const stop = async () => {
     await cli.kill('SIGTERM');
   };
