@@ -20,6 +20,7 @@ const WINDOWS_RESERVED = new Set([
 const WINDOWS_BAD_CHARS = /[<>:"|?*]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f]/;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
@@ -58,8 +59,10 @@ export function validateChildPath(parent: RelPath, name: string, opts?: { window
   const p = parent === '' ? name : `${parent}/${name}`;
   if (parent === '' || name.includes('/')) return validateRelPath(p, opts);
   const windows = opts?.windows ?? process.platform === 'win32';
-  const normal = name.normalize('NFC');
-  const problem = characterProblem(name) ?? (name.includes('\\') ? BACKSLASH : undefined) ?? segmentProblem(normal, windows);
+  // Printable ASCII has no control characters or surrogates and is already NFC: most names are.
+  const ascii = PRINTABLE_ASCII.test(name);
+  const normal = ascii ? name : name.normalize('NFC');
+  const problem = (ascii ? undefined : characterProblem(name)) ?? (name.includes('\\') ? BACKSLASH : undefined) ?? segmentProblem(normal, windows);
   if (problem !== undefined) throw new UnsafePathError(p, problem);
   return `${parent}/${normal}`;
 }
