@@ -163,18 +163,18 @@ export class LocalChangedError extends EngineError {
 }
 
 /**
- * A directory one side could not read (its permissions): nothing under it was synced, and
- * nothing under it on the other side was moved to the trash or deleted, since its absence from
- * the listing means nothing.
+ * A file or directory one side could not read (permissions, or a disk error): it was not synced,
+ * and nothing the other side has at or under its path was moved to the trash or deleted, since
+ * its absence from the listing means nothing.
  */
-export class UnlistedFolderError extends EngineError {
-  readonly code = 'UNLISTED';
+export class UnreadableError extends EngineError {
+  readonly code = 'UNREADABLE';
 
   constructor(path: string, side: 'server' | 'here') {
     super(
       path,
-      `${path}: ${side === 'server' ? 'the server' : 'this side'} could not list this folder (it is unreadable there); ` +
-        'nothing under it was synced or moved to the trash. Fix its permissions, or exclude it in .leafsyncignore.',
+      `${path}: ${side === 'server' ? 'the server' : 'this side'} could not read it (permissions, or a disk error); it was not ` +
+        'synced, and nothing at or under this path was moved to the trash. Fix its permissions, or exclude it in .leafsyncignore.',
     );
   }
 }

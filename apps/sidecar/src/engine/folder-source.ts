@@ -20,7 +20,8 @@ import type { ScanWarning } from './scanner.js';
 import { scanFolderOnDisk, type ScannedEntryOnDisk } from './scanner.js';
 import { recoverInterruptedPatches } from './in-place-patch.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.js';
-import { errCode, lstatOrNull } from '../fs/fs-errors.js';
+import { errCode, errMessage, lstatOrNull } from '../fs/fs-errors.js';
+import { compareUtf8 } from '../util/utf8-order.js';
 import { OPEN_SCANNED_FILE, ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
 
 export interface LocalFolderSourceOptions {
@@ -69,6 +70,12 @@ interface CachedHashes {
   root: Uint8Array;
 }
 
+/**
+ * Why a file's bytes can be out of reach while the rest of the folder is fine: permissions, or a
+ * disk error on that file. Such a file is left out as unreadable; anything else fails the summary.
+ */
+const UNREADABLE_CODES: ReadonlySet<unknown> = new Set(['EACCES', 'EPERM', 'EIO']);
+
 // Files hashed at once on a cache miss: overlaps one file's reads with another's hashing
 // without holding many 1 MiB read buffers.
 const HASH_CONCURRENCY = 4;
@@ -99,14 +106,18 @@ export class LocalFolderSource implements RemoteFolder {
   private diskPaths = new Map<RelPath, string>();
   private warnings: ScanWarning[] = [];
   private readonly onWarning: ((warning: ScanWarning) => void) | undefined;
-  /** The messages of the last scan's warnings: the next scan announces only new ones. */
-  private announced = new Set<string>();
+  /**
+   * Messages of the warnings told of for the previous listing and for this one so far: a warning
+   * is told once, and again only after a listing without it.
+   */
+  private toldBefore = new Set<string>();
+  private toldNow = new Set<string>();
   /** Files this process wrote and verified since the last summary, for the index. */
   private remembered: IndexRecord[] = [];
   /** Directories proven inside the root since the last summary (each summary starts afresh). */
   private paths: InsideRoot;
-  /** The last summary and the digest of the scan it was built from. */
-  private lastSummary: { digest: Uint8Array; summary: FolderSummary } | undefined;
+  /** The last summary, the digest of the scan it was built from, and the files it could not read. */
+  private lastSummary: { digest: Uint8Array; summary: FolderSummary; unreadableFiles: ScanWarning[] } | undefined;
 
   constructor(rootAbs: string, opts?: LocalFolderSourceOptions) {
     this.rootAbs = rootAbs;
@@ -118,7 +129,7 @@ export class LocalFolderSource implements RemoteFolder {
     this.paths = new InsideRoot(rootAbs);
   }
 
-  /** What the last summary() skipped (unreadable directories, names that cannot be synced). */
+  /** What the last summary() skipped (unreadable files and directories, names that cannot be synced). */
   get lastWarnings(): readonly ScanWarning[] {
     return this.warnings;
   }
@@ -141,10 +152,17 @@ export class LocalFolderSource implements RemoteFolder {
       ...(this.ignore !== undefined && { ignore: this.ignore }),
       onWarning: (w) => warnings.push(w),
     });
-    const known = this.announced;
-    this.announced = new Set(warnings.map((w) => w.message));
-    for (const w of warnings) if (!known.has(w.message)) this.onWarning?.(w);
+    this.toldBefore = this.toldNow;
+    this.toldNow = new Set();
+    this.tell(warnings);
     return { entries, warnings, digest: scanDigest(entries) };
+  }
+
+  private tell(warnings: readonly ScanWarning[]): void {
+    for (const w of warnings) {
+      if (!this.toldBefore.has(w.message) && !this.toldNow.has(w.message)) this.onWarning?.(w);
+      this.toldNow.add(w.message);
+    }
   }
 
   async summary(): Promise<FolderSummary> {
@@ -157,14 +175,11 @@ export class LocalFolderSource implements RemoteFolder {
     const diskPaths = new Map<RelPath, string>();
     for (const e of scanned) if (e.diskPath !== e.path) diskPaths.set(e.path, e.diskPath);
     this.diskPaths = diskPaths;
-    this.warnings = warnings;
-    const unlisted = warnings.filter((w) => w.unlisted).map((w) => w.path);
-    const unknown = unlisted.length > 0 ? { unlisted } : {};
     // Nothing changed since the last summary and nothing written meanwhile: same root, same
     // entries (a server answers every pass's summary request; this spares it the lookups).
     const last = this.lastSummary;
     if (last !== undefined && this.remembered.length === 0 && bytesEqual(last.digest, digest)) {
-      return { root: last.summary.root, entries: [...last.summary.entries], ...unknown };
+      return this.withWarnings({ root: last.summary.root, entries: [...last.summary.entries] }, warnings, last.unreadableFiles);
     }
     if (this.index !== undefined && this.only === undefined && this.indexed === undefined) this.loadIndex(this.index);
     // Cached files are resolved synchronously first; only misses are read, a few at a time.
@@ -177,9 +192,18 @@ export class LocalFolderSource implements RemoteFolder {
       else hashed[i] = known;
     });
     const fresh: IndexRecord[] = [];
+    const unreadableFiles: ScanWarning[] = [];
     await forEachLimit(misses, HASH_CONCURRENCY, async (i) => {
       const e = scanned[i]!;
-      const read = await this.hashNow(e.path, join(this.rootAbs, e.diskPath), e);
+      let read: Awaited<ReturnType<LocalFolderSource['hashNow']>>;
+      try {
+        read = await this.hashNow(e.path, join(this.rootAbs, e.diskPath), e);
+      } catch (err) {
+        // One file nobody may read must not stop the rest of the folder from syncing.
+        if (!UNREADABLE_CODES.has(errCode(err))) throw err;
+        unreadableFiles.push({ path: e.path, message: `Skipped unreadable file ${e.path}: ${errMessage(err)}`, unreadable: true });
+        return;
+      }
       if (read === undefined) return; // deleted since the scan: it is simply not there now
       hashed[i] = read.entry;
       if (read.stable) fresh.push({ path: e.path, mode: e.mode, ...read.entry });
@@ -210,8 +234,17 @@ export class LocalFolderSource implements RemoteFolder {
         if (gone.length > 0) this.index.deleteMany(gone);
       }
     }
-    this.lastSummary = { digest, summary: { root: folderRoot(entries), entries: [...entries] } };
-    return { root: this.lastSummary.summary.root, entries, ...unknown };
+    unreadableFiles.sort((a, b) => compareUtf8(a.path, b.path));
+    this.lastSummary = { digest, summary: { root: folderRoot(entries), entries: [...entries] }, unreadableFiles };
+    return this.withWarnings({ root: this.lastSummary.summary.root, entries }, warnings, unreadableFiles);
+  }
+
+  /** `summary` with what could not be read marked unreadable; remembers and tells the warnings. */
+  private withWarnings(summary: FolderSummary, scanWarnings: readonly ScanWarning[], unreadableFiles: readonly ScanWarning[]): FolderSummary {
+    this.warnings = [...scanWarnings, ...unreadableFiles];
+    this.tell(unreadableFiles);
+    const unreadable = this.warnings.filter((w) => w.unreadable).map((w) => w.path);
+    return unreadable.length > 0 ? { ...summary, unreadable } : summary;
   }
 
   async chunkHashes(path: RelPath): Promise<Uint8Array[]> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ignoreMatcherFromText } from './ignore-rules.js';
 import { planMirror } from './mirror-plan.js';
-import { underUnlisted } from './unlisted.js';
+import { underUnreadable } from './unreadable.js';
 import { scanFolder } from './scanner.js';
 import { TRASH_DIR, moveToTrash, removeEmptyDirs, trashStamp } from './trash.js';
 
@@ -19,7 +19,7 @@ describe('planMirror', () => {
   it('keeps everything under a directory the server could not list, in any letter case', () => {
     const plan = planMirror([d('locked'), f('a.txt')], [d('locked'), f('locked/x'), d('Locked/deep'), f('Locked/deep/y'), f('a.txt'), f('stale.txt')], {
       ignore: noRules,
-      unlisted: underUnlisted(['locked']),
+      unreadable: underUnreadable(['locked']),
     });
     assert.deepEqual(plan, { trash: ['stale.txt'], emptyDirCandidates: [] });
   });

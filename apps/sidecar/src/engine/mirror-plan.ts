@@ -29,13 +29,13 @@ interface Entry {
  *   disk it is the same file the pull just wrote;
  * - an empty server folder against a non-empty local one halts everything: that is what an
  *   unmounted disk or a wrong path looks like, and mirroring would trash the whole folder;
- * - a path under a directory the server could not list (`unlisted`) is kept: its absence from
- *   the listing says nothing.
+ * - a path the server could not read, or under such a directory (`unreadable`), is kept: its
+ *   absence from the listing says nothing.
  */
 export function planMirror(
   remote: readonly Entry[],
   local: readonly Entry[],
-  opts: { ignore: IgnoreMatcher; only?: RelPath; unlisted?: (path: RelPath) => boolean },
+  opts: { ignore: IgnoreMatcher; only?: RelPath; unreadable?: (path: RelPath) => boolean },
 ): MirrorPlan {
   // A single-file sync says nothing about the rest of the folder.
   if (opts.only !== undefined) return { trash: [], emptyDirCandidates: [] };
@@ -65,7 +65,7 @@ export function planMirror(
   for (const e of considered) {
     if (remoteFolded.has(fold(e.path))) continue; // same path (any case), same or other type
     if (underRemoteFile(e.path, remoteType)) continue; // the parent is a type conflict
-    if (opts.unlisted?.(e.path)) continue; // unknown on the server, not absent
+    if (opts.unreadable?.(e.path)) continue; // unknown on the server, not absent
     if (e.type === 'file') trash.push(e.path);
     else dirs.push(e.path);
   }

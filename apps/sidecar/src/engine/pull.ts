@@ -14,9 +14,9 @@ import { TypeConflictError, syncFileFrom } from './sync-file.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { IGNORE_FILE, loadIgnoreRules } from './ignore-rules.js';
 import { planMirror } from './mirror-plan.js';
-import { remoteUnlisted } from './unlisted.js';
+import { remoteUnreadable, underUnreadable } from './unreadable.js';
 import { moveToTrash, removeEmptyDirs, trashStamp } from './trash.js';
-import { InternalPathError, NotFoundError } from './errors.js';
+import { InternalPathError, NotFoundError, UnreadableError } from './errors.js';
 
 export { ChunkHashMismatchError } from './file-transfer.js';
 export { RemoteChangedError, TypeConflictError } from './sync-file.js';
@@ -127,14 +127,18 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
 
   const entries = acceptedEntries(summary.entries, opts.only, fail);
   // Reported as failures: the folders cannot be called identical while part of one is unread.
-  const unlisted = opts.only === undefined ? remoteUnlisted(summary.unlisted, fail) : () => false;
+  const unreadable = remoteUnreadable(summary.unreadable, fail);
+  // What this side could not read is not written over: it is not known to be absent or older.
+  const unreadableHere = localBefore.unreadable ?? [];
+  for (const path of unreadableHere) fail(path, new UnreadableError(path, 'here'));
+  const underUnreadableHere = underUnreadable(unreadableHere);
   const files = entries.filter((e) => e.type === 'file');
   result.files = files.length;
   emit({ kind: 'summary', files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) });
   const localEntries = new Map(localBefore.entries.map((e) => [e.path, e]));
   const paths = new InsideRoot(localRoot);
 
-  for (const dir of entries.filter((e) => e.type === 'dir')) {
+  for (const dir of entries.filter((e) => e.type === 'dir' && !underUnreadableHere(e.path))) {
     try {
       const existing = localEntries.get(dir.path);
       if (existing && existing.type !== 'dir') throw new TypeConflictError(dir.path, 'folder', 'file');
@@ -196,7 +200,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
 
   /** Local-only files go to the trash (never deleted); emptied folders the server lacks go away. */
   async function mirrorDeletes(remote: FileSummary[], localEntries: FileSummary[]): Promise<void> {
-    const plan = planMirror(remote, localEntries, { ignore: await loadIgnoreRules(localRoot), unlisted });
+    const plan = planMirror(remote, localEntries, { ignore: await loadIgnoreRules(localRoot), unreadable });
     if (plan.halt !== undefined) {
       result.mirrorHalted = plan.halt;
       return;
@@ -218,7 +222,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   async function pullFile(file: FileSummary): Promise<boolean> {
     const dest = await paths.resolve(file.path);
     const existing = localEntries.get(file.path);
-    if (opts.select && !opts.select(file, existing)) return false;
+    if (underUnreadableHere(file.path) || (opts.select && !opts.select(file, existing))) return false;
     const stats = await syncFileFrom(remote, local, ctx(file.path), file, dest, existing);
     if (stats === undefined) {
       emit({ kind: 'file-unchanged', path: file.path, size: file.size });

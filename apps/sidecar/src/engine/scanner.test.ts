@@ -127,7 +127,7 @@ describe('scanFolder', () => {
       assert.equal(warnings.length, 1);
       assert.equal(warnings[0]?.path, 'locked');
       assert.match(warnings[0]?.message ?? '', /unreadable directory locked/);
-      assert.equal(warnings[0]?.unlisted, true, 'what is under it is unknown, not absent');
+      assert.equal(warnings[0]?.unreadable, true, 'what is under it is unknown, not absent');
     } finally {
       await chmod(join(r, 'locked'), 0o755);
     }

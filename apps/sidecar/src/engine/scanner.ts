@@ -13,8 +13,8 @@ import { compareUtf8 } from '../util/utf8-order.js';
 export interface ScanWarning {
   path: RelPath;
   message: string;
-  /** A directory whose contents could not be read: what is under it is unknown, not absent. */
-  unlisted?: true;
+  /** A directory whose contents (or a file whose bytes) could not be read: unknown, not absent. */
+  unreadable?: true;
 }
 
 /**
@@ -88,7 +88,7 @@ async function walk(w: Walk, relDir: string, diskDir: string, isRoot: boolean): 
   } catch (err) {
     if (isRoot) throw err;
     if (errCode(err) === 'ENOENT') return; // deleted while we scanned: nothing to sync
-    w.warn({ path: relDir, message: `Skipped unreadable directory ${relDir}: ${errMessage(err)}`, unlisted: true });
+    w.warn({ path: relDir, message: `Skipped unreadable directory ${relDir}: ${errMessage(err)}`, unreadable: true });
     return;
   }
   const rels: RelPath[] = [];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { conflictCopyPath } from './conflict-name.js';
 import { isEmptyPlan, nextBase, planTwoWay, type SyncBase } from './two-way-plan.js';
 import type { FileSummary } from './types.js';
-import { underUnlisted } from './unlisted.js';
+import { underUnreadable } from './unreadable.js';
 
 const root = (byte: number) => new Uint8Array(32).fill(byte);
 const file = (path: string, version: number): FileSummary => ({ path, type: 'file', size: 10, mtimeMs: 1, mode: 0o644, root: root(version) });
@@ -54,8 +54,8 @@ describe('planTwoWay', () => {
     const local = [dir('Locked'), file('a', 2), file('kept-there', 1)];
     const remote = [dir('locked'), file('locked/new-there', 1), file('kept-here', 1)];
     const b = base({ 'locked/old': 1, 'Locked/x': 1, 'kept-there': 1, 'kept-here': 1, a: 1 });
-    const unlisted = underUnlisted(['locked', 'kept-there-dir']);
-    const plan = planTwoWay(local, remote, b, { mirror: true, unlisted });
+    const unreadable = underUnreadable(['locked', 'kept-there-dir']);
+    const plan = planTwoWay(local, remote, b, { mirror: true, unreadable });
     assert.deepEqual(plan.push, ['a']);
     assert.deepEqual([plan.pull, plan.conflicts], [[], []]);
     assert.deepEqual([plan.trashLocal.sort(), plan.deleteRemote], [['kept-there'], ['kept-here']], 'deletes outside it still propagate');

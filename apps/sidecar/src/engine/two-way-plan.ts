@@ -21,21 +21,21 @@ export interface TwoWayPlan {
  * Decides, for every path either side has, which way it must flow. A side "changed" a file when
  * its root differs from the base (absent counts as a root of its own), so an edit is never taken
  * for a stale copy. Edits always win over deletes; deletes propagate only with `mirror` (else
- * the other side's copy comes back), and then only into a trash. A path under a directory
- * either side could not list (`unlisted`) is left out: its absence there is not a delete, and
- * its base stays for when it can be read again (nextBase keeps it).
+ * the other side's copy comes back), and then only into a trash. A path either side could not
+ * read, or under such a directory (`unreadable`), is left out: its absence there is not a delete,
+ * and its base stays for when it can be read again (nextBase keeps it).
  */
 export function planTwoWay(
   local: readonly FileSummary[],
   remote: readonly FileSummary[],
   base: SyncBase,
-  opts: { mirror: boolean; unlisted?: (path: RelPath) => boolean },
+  opts: { mirror: boolean; unreadable?: (path: RelPath) => boolean },
 ): TwoWayPlan {
   const plan: TwoWayPlan = { pull: [], push: [], conflicts: [], trashLocal: [], deleteRemote: [] };
   const localBy = new Map(local.map((e) => [e.path, e]));
   const remoteBy = new Map(remote.map((e) => [e.path, e]));
   for (const path of new Set([...localBy.keys(), ...remoteBy.keys()])) {
-    if (opts.unlisted?.(path)) continue;
+    if (opts.unreadable?.(path)) continue;
     const l = localBy.get(path);
     const r = remoteBy.get(path);
     if (l?.type === 'dir' || r?.type === 'dir') {

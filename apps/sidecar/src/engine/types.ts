@@ -29,10 +29,11 @@ export interface FolderSummary {
   /** The folder's root equals the `knownRoot` the caller sent, so `entries` were not sent. */
   unchanged?: boolean;
   /**
-   * Directories listed in `entries` whose contents could not be read (permissions): anything
-   * under them is unknown, so no one may take its absence for a delete.
+   * Files and directories that could not be read (permissions, a disk error): what is at or
+   * under them is unknown (a file is left out of `entries`, a directory is listed empty), so no
+   * one may take its absence for a delete.
    */
-  unlisted?: RelPath[];
+  unreadable?: RelPath[];
 }
 
 export interface SummaryRequest {

@@ -80,7 +80,7 @@ export class QuicRemoteFolder implements RemoteFolder {
       entries.push(...batch.entries);
     }
     await drainEnd(frames);
-    return { root: head.root, entries, ...(head.unlisted !== undefined && { unlisted: head.unlisted }) };
+    return { root: head.root, entries, ...(head.unreadable !== undefined && { unreadable: head.unreadable }) };
   }
 
   chunkHashes(path: RelPath, expectedCount?: number): Promise<Uint8Array[]> {

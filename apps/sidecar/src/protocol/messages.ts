@@ -34,10 +34,10 @@ export const MAX_LISTING_BYTES = 512 * 1024 * 1024;
 export const LISTING_BYTES_PER_ENTRY = 256;
 export const MAX_ENTRIES = 2_000_000;
 /**
- * Unreadable directories one summary may name (FolderSummary.unlisted); with MAX_PATH_BYTES
- * paths the head stays under MAX_FRAME_BYTES. A server with more refuses the listing instead.
+ * Unreadable paths one summary may name (FolderSummary.unreadable); with MAX_PATH_BYTES paths
+ * the head stays under MAX_FRAME_BYTES. A server with more refuses the listing instead.
  */
-export const MAX_UNLISTED = 200;
+export const MAX_UNREADABLE = 200;
 
 const wirePath = z.string().check(z.minLength(1), z.maxLength(MAX_PATH_BYTES));
 const count = z.int().check(z.minimum(0));
@@ -83,7 +83,7 @@ export const summaryHead = z.object({
   count: countUpTo(MAX_ENTRIES),
   unchanged: z.optional(z.boolean()),
   /** Optional, so peers from before it still understand each other (they ignore it or send none). */
-  unlisted: z.optional(z.array(wirePath).check(z.maxLength(MAX_UNLISTED))),
+  unreadable: z.optional(z.array(wirePath).check(z.maxLength(MAX_UNREADABLE))),
 });
 export const entriesBatch = z.object({ t: z.literal('entries'), entries: z.array(wireEntry).check(z.maxLength(ENTRIES_PER_BATCH)) });
 export const hashesHead = z.object({ t: z.literal('hashes-head'), count: countUpTo(Math.ceil(MAX_FILE_SIZE / CHUNK_SIZE)) });

@@ -7,7 +7,7 @@ import { fingerprintOf } from '../transport/identity.js';
 import {
   ENTRIES_PER_BATCH,
   MAX_ENTRIES,
-  MAX_UNLISTED,
+  MAX_UNREADABLE,
   HASHES_PER_BATCH,
   HASH_BYTES,
   MAX_REQUEST_BYTES,
@@ -114,14 +114,14 @@ async function answer(stream: QuicStream, req: Request, folder: ServedFolder, st
       if (entries.length > MAX_ENTRIES) {
         throw new RequestRefusedError('TOO_MANY_ENTRIES', `this folder has ${entries.length} entries, more than the ${MAX_ENTRIES} one listing may hold; serve a subfolder instead`);
       }
-      const unlisted = req.only === undefined ? (summary.unlisted ?? []) : [];
-      if (unlisted.length > MAX_UNLISTED) {
+      const unreadable = req.only === undefined ? (summary.unreadable ?? []) : [];
+      if (unreadable.length > MAX_UNREADABLE) {
         throw new RequestRefusedError(
-          'TOO_MANY_UNLISTED',
-          `the server could not list ${unlisted.length} folders (${unlisted.slice(0, 3).join(', ')}, …), more than one listing may name; fix their permissions or exclude them in .leafsyncignore`,
+          'TOO_MANY_UNREADABLE',
+          `the server could not read ${unreadable.length} files or folders (${unreadable.slice(0, 3).join(', ')}, …), more than one listing may name; fix their permissions or exclude them in .leafsyncignore`,
         );
       }
-      await send({ t: 'summary-head', root, count: entries.length, ...(unlisted.length > 0 && { unlisted }) });
+      await send({ t: 'summary-head', root, count: entries.length, ...(unreadable.length > 0 && { unreadable }) });
       for (let at = 0; at < entries.length; at += ENTRIES_PER_BATCH) {
         await send({ t: 'entries', entries: entries.slice(at, at + ENTRIES_PER_BATCH).map(toWireEntry) });
       }

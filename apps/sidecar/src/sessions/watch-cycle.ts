@@ -10,8 +10,8 @@ import { InsideRoot } from '../engine/safe-path.js';
 import { moveToTrash, trashStamp } from '../engine/trash.js';
 import { isEmptyPlan, nextBase, planTwoWay, sameVersion, type SyncBase } from '../engine/two-way-plan.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from '../engine/types.js';
-import { UnlistedFolderError } from '../engine/errors.js';
-import { remoteUnlisted, underUnlisted } from '../engine/unlisted.js';
+import { UnreadableError } from '../engine/errors.js';
+import { remoteUnreadable, underUnreadable } from '../engine/unreadable.js';
 import { lstatOrNull } from '../fs/fs-errors.js';
 import type { QuicRemoteFolder } from '../protocol/client-session.js';
 
@@ -65,7 +65,7 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
   };
 
   const first = await scan();
-  const plan = planTwoWay(first.here.entries, first.remoteEntries, base, { mirror: ctx.mirror, unlisted: unlistedOnEitherSide(first, ctx.only, fail) });
+  const plan = planTwoWay(first.here.entries, first.remoteEntries, base, { mirror: ctx.mirror, unreadable: unreadableOnEitherSide(first, fail) });
   let after = first;
   if (!isEmptyPlan(plan)) {
     const localBy = new Map(first.here.entries.map((e) => [e.path, e]));
@@ -157,20 +157,12 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
   return { summary, base: nextBase(after.here.entries, after.remoteEntries, base) };
 }
 
-/**
- * Paths either side could not list, each unlisted directory reported as a failure of the cycle.
- * A single-file cycle lists no directories, so it has none.
- */
-function unlistedOnEitherSide(
-  sides: { here: FolderSummary; there: FolderSummary },
-  only: RelPath | undefined,
-  fail: (path: RelPath, err: unknown) => void,
-): (path: RelPath) => boolean {
-  if (only !== undefined) return () => false;
-  const here = sides.here.unlisted ?? [];
-  for (const path of here) fail(path, new UnlistedFolderError(path, 'here'));
-  const underHere = underUnlisted(here);
-  const underThere = remoteUnlisted(sides.there.unlisted, fail);
+/** Paths either side could not read, each reported as a failure of the cycle. */
+function unreadableOnEitherSide(sides: { here: FolderSummary; there: FolderSummary }, fail: (path: RelPath, err: unknown) => void): (path: RelPath) => boolean {
+  const here = sides.here.unreadable ?? [];
+  for (const path of here) fail(path, new UnreadableError(path, 'here'));
+  const underHere = underUnreadable(here);
+  const underThere = remoteUnreadable(sides.there.unreadable, fail);
   return (path) => underHere(path) || underThere(path);
 }
 

@@ -13,9 +13,10 @@ export interface CliRun {
   ms: number;
 }
 
-export async function runCli(args: string[], opts: { home: string; timeoutMs?: number }): Promise<CliRun> {
+/** Runs the CLI to its end (as another user with `as`). */
+export async function runCli(args: string[], opts: { home: string; timeoutMs?: number; as?: { uid: number; gid: number } }): Promise<CliRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, '--home', opts.home, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, '--home', opts.home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts.as });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -16,6 +16,7 @@ const NOBODY = { uid: 65534, gid: 65534 };
 async function serverWithLockedDir(t: Parameters<typeof startServeProcess>[0], served: string, home: string) {
   const as = await handToUnprivileged(served, home);
   await chmod(join(served, 'locked'), 0o000);
+  await chmod(join(served, 'secret.txt'), 0o000);
   return startServeProcess(t, home, served, [], as);
 }
 
@@ -36,10 +37,10 @@ async function chownTree(path: string): Promise<void> {
   for (const e of entries) await (e.isDirectory() ? chownTree(join(path, e.name)) : chown(join(path, e.name), NOBODY.uid, NOBODY.gid));
 }
 
-test('a folder the server cannot list is reported, and --mirror leaves the local files under it alone', async (t) => {
+test('a folder or file the server cannot read is reported, and --mirror leaves the local copies alone', async (t) => {
   const [served, dest, sh, ch] = await tempDirs(t, 'served', 'dest', 'sh', 'ch');
-  await writeTree(served, { 'open.txt': 'new', 'locked/inside.txt': 'server copy' });
-  await writeTree(dest, { 'open.txt': 'old', 'locked/inside.txt': 'my copy', 'locked/deeper/mine.txt': 'mine', 'gone.txt': 'only here' });
+  await writeTree(served, { 'open.txt': 'new', 'locked/inside.txt': 'server copy', 'secret.txt': 'server secret' });
+  await writeTree(dest, { 'open.txt': 'old', 'locked/inside.txt': 'my copy', 'locked/deeper/mine.txt': 'mine', 'secret.txt': 'my secret', 'gone.txt': 'only here' });
   const server = await serverWithLockedDir(t, served, sh);
   const run = await runCli(['connect', server.address, dest, '--accept-first', '--once', '--mirror', '--json'], { home: ch }).finally(() => chmod(join(served, 'locked'), 0o755));
   const pass = JSON.parse(run.stdout.split('\n').find((l) => l.includes('"event":"pass"')) ?? '{}') as { filesTrashed?: number; failures?: Array<{ path: string; message: string }> };
@@ -47,13 +48,34 @@ test('a folder the server cannot list is reported, and --mirror leaves the local
   assert.equal(await readFile(join(dest, 'open.txt'), 'utf8'), 'new', 'what the server could list is synced');
   assert.equal(await readFile(join(dest, 'locked/inside.txt'), 'utf8'), 'my copy');
   assert.equal(await readFile(join(dest, 'locked/deeper/mine.txt'), 'utf8'), 'mine');
+  assert.equal(await readFile(join(dest, 'secret.txt'), 'utf8'), 'my secret');
   assert.equal(pass.filesTrashed, 1, 'only gone.txt, which the server does not have');
   const trashed = await readdir(join(dest, '.leafsync_trash'));
   assert.deepEqual([...(await hashTree(join(dest, '.leafsync_trash', trashed[0]!))).keys()], ['gone.txt']);
-  assert.deepEqual(pass.failures?.map((f) => f.path), ['locked']);
-  assert.match(pass.failures?.[0]?.message ?? '', /server could not list/);
-  assert.match(run.stderr, /locked: the server could not list/);
+  assert.deepEqual(pass.failures?.map((f) => f.path).sort(), ['locked', 'secret.txt']);
+  for (const f of pass.failures ?? []) assert.match(f.message, /the server could not read it/);
+  assert.match(run.stderr, /locked: the server could not read it/);
   assert.match(server.cli.stderr, /Skipped unreadable directory locked/, 'the server says so too');
+  assert.match(server.cli.stderr, /Skipped unreadable file secret\.txt/);
+});
+
+test('connect does not write over a local file it cannot read, and syncs the rest', async (t) => {
+  const [served, dest, sh, ch] = await tempDirs(t, 'served', 'dest', 'sh', 'ch');
+  await writeTree(served, { 'open.txt': 'new', 'theirs.txt': 'the server version' });
+  await writeTree(dest, { 'open.txt': 'old', 'theirs.txt': 'a version this side cannot read' });
+  const as = await handToUnprivileged(dest, ch);
+  // As root the file stays root's (mode 000); otherwise mode 000 alone keeps this user out.
+  if (as) await chown(join(dest, 'theirs.txt'), 0, 0);
+  await chmod(join(dest, 'theirs.txt'), 0o000);
+  const server = await startServeProcess(t, sh, served);
+  const run = await runCli(['connect', server.address, dest, '--accept-first', '--once', '--json'], { home: ch, ...(as && { as }) }).finally(() => chmod(join(dest, 'theirs.txt'), 0o644));
+  assert.equal(run.code, 1, run.stderr);
+  assert.equal(await readFile(join(dest, 'open.txt'), 'utf8'), 'new');
+  assert.equal(await readFile(join(dest, 'theirs.txt'), 'utf8'), 'a version this side cannot read');
+  assert.match(run.stderr, /Skipped unreadable file theirs\.txt/);
+  assert.match(run.stderr, /theirs\.txt: this side could not read it/);
+  const pass = JSON.parse(run.stdout.split('\n').find((l) => l.includes('"event":"pass"')) ?? '{}') as { failures?: Array<{ path: string; code: string }> };
+  assert.deepEqual(pass.failures?.map((f) => [f.path, f.code]), [['theirs.txt', 'UNREADABLE']], 'reported once, and not tried');
 });
 
 test('watch --mirror: a local folder that becomes unreadable is not taken for deleted, and says so', async (t) => {
@@ -71,8 +93,8 @@ test('watch --mirror: a local folder that becomes unreadable is not taken for de
   try {
     await writeFile(join(local, 'trigger.txt'), 'a local change, so a cycle runs');
     const cycle = (await watch.waitFor((e) => e.event === 'cycle' && (e.filesPushed as number) > 0, 'the cycle that pushes trigger.txt', 20_000)) as { failures: Array<{ path: string; code: string; message: string }> };
-    assert.deepEqual(cycle.failures.map((f) => [f.path, f.code]), [['locked', 'UNLISTED']]);
-    assert.match(cycle.failures[0]!.message, /this side could not list this folder/);
+    assert.deepEqual(cycle.failures.map((f) => [f.path, f.code]), [['locked', 'UNREADABLE']]);
+    assert.match(cycle.failures[0]!.message, /this side could not read it/);
     assert.match(watch.stderr, /Skipped unreadable directory locked/);
   } finally {
     await chmod(join(local, 'locked'), 0o755);
