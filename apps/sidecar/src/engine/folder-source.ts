@@ -41,8 +41,8 @@ export interface LocalFolderSourceOptions {
    */
   readIgnoreFile?: boolean;
   /**
-   * Told of each thing a scan skipped (an unreadable directory, a name that cannot be synced, an
-   * interrupted in-place update put back) once, when a scan first finds it, not at every pass.
+   * Told of each thing a scan skipped (an unreadable file or directory, a name that cannot be
+   * synced, an interrupted in-place update put back) once, when first found, not at every pass.
    */
   onWarning?: (warning: ScanWarning) => void;
 }

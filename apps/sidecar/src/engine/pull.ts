@@ -14,9 +14,9 @@ import { TypeConflictError, syncFileFrom } from './sync-file.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { IGNORE_FILE, loadIgnoreRules } from './ignore-rules.js';
 import { planMirror } from './mirror-plan.js';
-import { remoteUnreadable, underUnreadable } from './unreadable.js';
+import { localUnreadable, remoteUnreadable } from './unreadable.js';
 import { moveToTrash, removeEmptyDirs, trashStamp } from './trash.js';
-import { InternalPathError, NotFoundError, UnreadableError } from './errors.js';
+import { InternalPathError, NotFoundError } from './errors.js';
 
 export { ChunkHashMismatchError } from './file-transfer.js';
 export { RemoteChangedError, TypeConflictError } from './sync-file.js';
@@ -129,9 +129,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   // Reported as failures: the folders cannot be called identical while part of one is unread.
   const unreadable = remoteUnreadable(summary.unreadable, fail);
   // What this side could not read is not written over: it is not known to be absent or older.
-  const unreadableHere = localBefore.unreadable ?? [];
-  for (const path of unreadableHere) fail(path, new UnreadableError(path, 'here'));
-  const underUnreadableHere = underUnreadable(unreadableHere);
+  const underUnreadableHere = localUnreadable(localBefore.unreadable, fail);
   const files = entries.filter((e) => e.type === 'file');
   result.files = files.length;
   emit({ kind: 'summary', files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) });

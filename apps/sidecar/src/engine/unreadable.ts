@@ -39,3 +39,9 @@ export function remoteUnreadable(unreadable: readonly string[] | undefined, fail
   }
   return unsafe ? () => true : underUnreadable(valid);
 }
+
+/** This side's unreadable paths (its own summary's), each reported through `fail`. */
+export function localUnreadable(unreadable: readonly RelPath[] | undefined, fail: (path: RelPath, err: unknown) => void): (path: RelPath) => boolean {
+  for (const path of unreadable ?? []) fail(path, new UnreadableError(path, 'here'));
+  return underUnreadable(unreadable ?? []);
+}

@@ -10,8 +10,7 @@ import { InsideRoot } from '../engine/safe-path.js';
 import { moveToTrash, trashStamp } from '../engine/trash.js';
 import { isEmptyPlan, nextBase, planTwoWay, sameVersion, type SyncBase } from '../engine/two-way-plan.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from '../engine/types.js';
-import { UnreadableError } from '../engine/errors.js';
-import { remoteUnreadable, underUnreadable } from '../engine/unreadable.js';
+import { localUnreadable, remoteUnreadable } from '../engine/unreadable.js';
 import { lstatOrNull } from '../fs/fs-errors.js';
 import type { QuicRemoteFolder } from '../protocol/client-session.js';
 
@@ -159,9 +158,7 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
 
 /** Paths either side could not read, each reported as a failure of the cycle. */
 function unreadableOnEitherSide(sides: { here: FolderSummary; there: FolderSummary }, fail: (path: RelPath, err: unknown) => void): (path: RelPath) => boolean {
-  const here = sides.here.unreadable ?? [];
-  for (const path of here) fail(path, new UnreadableError(path, 'here'));
-  const underHere = underUnreadable(here);
+  const underHere = localUnreadable(sides.here.unreadable, fail);
   const underThere = remoteUnreadable(sides.there.unreadable, fail);
   return (path) => underHere(path) || underThere(path);
 }
