@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { chmod, chown, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CliChild, runCli, startServeProcess } from '../test-support/cli-process.js';
+import { CliChild, runCli, startServeProcess, type RunAs } from '../test-support/cli-process.js';
 import { hashTree, tempDirs, writeTree } from '../test-support/trees.js';
 
-const NOBODY = { uid: 65534, gid: 65534 };
+const NOBODY: RunAs = { uid: 65534, gid: 65534 };
 
 /**
  * A server whose folder holds a directory it cannot read. As root (CI) the server runs as nobody,
@@ -21,7 +21,7 @@ async function serverWithLockedDir(t: Parameters<typeof startServeProcess>[0], s
 }
 
 /** As root: lets nobody reach and own `dirs` (and all in them) and returns nobody to run as. Otherwise nothing. */
-async function handToUnprivileged(...dirs: string[]): Promise<typeof NOBODY | undefined> {
+async function handToUnprivileged(...dirs: string[]): Promise<RunAs | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   for (const dir of dirs) {
     for (let d = dirname(dir); d !== tmpdir() && d.length > 1; d = dirname(d)) await chmod(d, 0o755);

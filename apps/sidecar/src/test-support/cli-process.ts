@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url';
 /** The built CLI, exactly as `npx leafsync` runs it. Tests run after `npm run build` (turbo orders it). */
 export const CLI = fileURLToPath(new URL('../../bin/leafsync.js', import.meta.url));
 
+/** Another user to run a CLI process as (tests as root run the side that must not read everything as nobody). */
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
 export interface CliRun {
   code: number | null;
   stdout: string;
@@ -14,7 +20,7 @@ export interface CliRun {
 }
 
 /** Runs the CLI to its end (as another user with `as`). */
-export async function runCli(args: string[], opts: { home: string; timeoutMs?: number; as?: { uid: number; gid: number } }): Promise<CliRun> {
+export async function runCli(args: string[], opts: { home: string; timeoutMs?: number; as?: RunAs }): Promise<CliRun> {
   const started = performance.now();
   const child = spawn(process.execPath, [CLI, '--home', opts.home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts.as });
   let stdout = '';
@@ -35,7 +41,7 @@ export class CliChild {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(home: string, args: string[], as?: { uid: number; gid: number }) {
+  constructor(home: string, args: string[], as?: RunAs) {
     this.child = spawn(process.execPath, [CLI, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...as });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
@@ -88,7 +94,7 @@ export async function startServeProcess(
   home: string,
   folder: string,
   extra: string[] = [],
-  as?: { uid: number; gid: number },
+  as?: RunAs,
 ): Promise<ServeProcess> {
   const cli = new CliChild(home, ['serve', folder, '--bind', '127.0.0.1', '--port', '0', '--json', ...extra], as);
   const stop = async () => {
