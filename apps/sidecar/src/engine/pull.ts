@@ -7,7 +7,7 @@ import { chunkCount } from './chunking.js';
 import { bytesEqual, folderRoot } from './merkle.js';
 import { InsideRoot, validateRelPath } from './safe-path.js';
 import { isInternalPath } from './internal-names.js';
-import { removeStagingDirIfEmpty } from './staging-file.js';
+import { tidyStagingDir } from './staging-file.js';
 import { LocalFolderSource, type FolderScan } from './folder-source.js';
 import type { TransferContext } from './file-transfer.js';
 import { TypeConflictError, syncFileFrom } from './sync-file.js';
@@ -178,7 +178,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   if (opts.mirror && opts.only === undefined && !opts.signal?.aborted) await mirrorDeletes(entries, localBefore.entries);
   // One fsync per folder makes every rename of the pass durable before the pass reports success.
   for (const dir of touchedDirs) await fsyncDirectory(dir);
-  await removeStagingDirIfEmpty(localRoot);
+  await tidyStagingDir(localRoot);
   opts.signal?.throwIfAborted();
 
   const complete = result.failures.length === 0 && result.mirrorHalted === undefined;

@@ -7,7 +7,7 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { CHUNK_SIZE, hashChunk } from './chunking.js';
 import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError } from './errors.js';
 import { merkleRoot } from './merkle.js';
-import { StagingFile, stagingPathFor } from './staging-file.js';
+import { StagingFile, stagingPathFor, tidyStagingDir } from './staging-file.js';
 
 const MiB = CHUNK_SIZE;
 const rootOf = (data: Uint8Array): Uint8Array => {
@@ -193,5 +193,24 @@ describe('StagingFile', () => {
     assert.equal(buf[MiB], 9);
     await s2.discard();
     await s1.discard();
+  });
+});
+
+describe('tidyStagingDir', () => {
+  it('drops resume records whose staging file is gone, keeps everything else, and the folder once empty', async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'leafsync-tidy-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const dir = join(root, '.leafsync_tmp');
+    await mkdir(dir);
+    // A finished transfer's record (its staging file was renamed into place), a transfer to
+    // resume (staging file and record), and an undo journal.
+    for (const name of ['done.bitmap', 'going.part', 'going.bitmap', 'x.undo']) await writeFile(join(dir, name), 'x');
+    await tidyStagingDir(root);
+    assert.deepEqual((await readdir(dir)).sort(), ['going.bitmap', 'going.part', 'x.undo']);
+    for (const name of ['going.part', 'going.bitmap', 'x.undo']) await rm(join(dir, name));
+    await writeFile(join(dir, 'another-done.bitmap'), 'x');
+    await tidyStagingDir(root);
+    assert.deepEqual(await readdir(root), [], 'an orphan record alone does not keep the folder');
+    await tidyStagingDir(root); // and no folder at all is fine
   });
 });

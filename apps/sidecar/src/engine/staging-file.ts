@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, mkdir, rm, rmdir } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashFd } from './chunking.js';
 import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError, SizeMismatchError } from './errors.js';
+import { bitmapPathFor } from './bitmap-file.js';
 import { bytesEqual, merkleRoot } from './merkle.js';
 import type { RelPath } from './types.js';
 import { fsyncDirectory } from '../fs/atomic-file.js';
@@ -221,11 +222,23 @@ async function openKept(io: FdIo, tempPath: string): Promise<number | undefined>
 }
 
 /**
- * The staging folder is ours; leave no empty trace of it in the user's folder. Call it only when
- * no transfer into this root is running, or a transfer may lose the folder under its feet.
+ * The staging folder is ours; leave no empty trace of it in the user's folder. A resume record
+ * (`.bitmap`) whose staging file is gone goes too: its transfer ended (a process killed between
+ * moving the finished file into place and deleting the record leaves one, and nothing else would
+ * ever remove it). Staging files, their records and undo journals stay. Call it only when no
+ * transfer into this root is running, or a transfer may lose the folder under its feet.
  */
-export async function removeStagingDirIfEmpty(rootAbs: string): Promise<void> {
-  await rmdir(join(rootAbs, STAGING_DIR)).catch((err: unknown) => {
+export async function tidyStagingDir(rootAbs: string): Promise<void> {
+  const dir = join(rootAbs, STAGING_DIR);
+  const names = await readdir(dir).catch((err: unknown) => {
+    if (errCode(err) === 'ENOENT') return [];
+    throw err;
+  });
+  const recordsInUse = new Set(names.filter((n) => n.endsWith('.part')).map(bitmapPathFor));
+  for (const name of names) {
+    if (name.endsWith('.bitmap') && !recordsInUse.has(name)) await rm(join(dir, name), { force: true });
+  }
+  await rmdir(dir).catch((err: unknown) => {
     const code = errCode(err);
     if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
   });

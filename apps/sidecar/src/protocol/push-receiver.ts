@@ -7,7 +7,7 @@ import { NotRegularFileError } from '../engine/errors.js';
 import { bytesEqual } from '../engine/merkle.js';
 import { syncFileFrom, TypeConflictError } from '../engine/sync-file.js';
 import { moveToTrash, trashStamp } from '../engine/trash.js';
-import { removeStagingDirIfEmpty } from '../engine/staging-file.js';
+import { tidyStagingDir } from '../engine/staging-file.js';
 import type { FileSummary, RelPath } from '../engine/types.js';
 import type { QuicConnection } from '../transport/types.js';
 import { KeyedLock } from '../util/keyed-lock.js';
@@ -33,7 +33,7 @@ export class PushTarget {
     try {
       return await this.locks.run(path, task);
     } finally {
-      if (--this.landing === 0) await removeStagingDirIfEmpty(this.source.rootAbs);
+      if (--this.landing === 0) await tidyStagingDir(this.source.rootAbs);
     }
   }
 }
