@@ -166,18 +166,23 @@ test('a stream reset by the peer surfaces as a typed error on read', async () =>
   }
 });
 
-test('a reader that stops reading applies backpressure instead of buffering everything', async () => {
-  let idle: QuicStream | undefined;
-  const server = await QuicServer.listen({
+/** A server on 127.0.0.1 that hands every stream a client opens to `onStream`. */
+async function streamServer(onStream: (s: QuicStream) => void): Promise<QuicServer> {
+  return QuicServer.listen({
     host: '127.0.0.1',
     port: 0,
     identity: await tempIdentity(),
     onConnection: (conn) => {
       void (async () => {
-        for await (const s of conn.incomingStreams()) idle = s; // accepted, never read
+        for await (const s of conn.incomingStreams()) onStream(s);
       })();
     },
   });
+}
+
+test('a reader that stops reading applies backpressure instead of buffering everything', async () => {
+  let idle: QuicStream | undefined;
+  const server = await streamServer((s) => (idle = s)); // accepted, never read
   try {
     const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
     const s = await conn.openStream();
@@ -270,21 +275,10 @@ test('a reset of a stream whose FIN arrived but whose data has a gap still reach
 });
 
 test('a steady answer starved while another stream holds unread data is not given up on (a slow reader, not a stall)', { timeout: 60_000 }, async () => {
-  const streams: QuicStream[] = [];
-  const server = await QuicServer.listen({
-    host: '127.0.0.1',
-    port: 0,
-    identity: await tempIdentity(),
-    onConnection: (conn) => {
-      void (async () => {
-        for await (const s of conn.incomingStreams()) {
-          streams.push(s);
-          // The client's first stream gets 8 MiB it leaves unread; the other never hears back.
-          // Chosen by id: two streams opened together can reach this loop in either order.
-          if (s.id === 0) void s.write(Buffer.alloc(8 * 1024 * 1024, 7)).catch(() => {});
-        }
-      })();
-    },
+  const server = await streamServer((s) => {
+    // The client's first stream gets 8 MiB it leaves unread; the other never hears back.
+    // Chosen by id: two streams opened together can reach this loop in either order.
+    if (s.id === 0) void s.write(Buffer.alloc(8 * 1024 * 1024, 7)).catch(() => {});
   });
   try {
     const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
@@ -310,21 +304,12 @@ test('a steady answer starved while another stream holds unread data is not give
 });
 
 test('a steady answer that starts after a pause shorter than the limit is waited for', async () => {
-  const server = await QuicServer.listen({
-    host: '127.0.0.1',
-    port: 0,
-    identity: await tempIdentity(),
-    onConnection: (conn) => {
-      void (async () => {
-        for await (const s of conn.incomingStreams()) {
-          void (async () => {
-            await new Promise((r) => setTimeout(r, 2_500));
-            await s.write(Buffer.from('answer'));
-            await s.end();
-          })().catch(() => {});
-        }
-      })();
-    },
+  const server = await streamServer((s) => {
+    void (async () => {
+      await new Promise((r) => setTimeout(r, 2_500));
+      await s.write(Buffer.from('answer'));
+      await s.end();
+    })().catch(() => {});
   });
   try {
     const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
