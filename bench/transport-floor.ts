@@ -8,13 +8,15 @@
  *    this process (a real TLS handshake, the sidecar's own quiche config), one stream, the
  *    datagrams handed from one to the other with no socket. The receiver acknowledges after
  *    every 32 datagrams, as a libuv poll reads at most 32 per turn.
- * 2. node:dgram on 127.0.0.1: a sender here and a receiver in a child process, no QUIC.
+ * 2. The UDP socket on 127.0.0.1, both kinds leafsync has (src/transport/udp-endpoint.ts): the
+ *    batched one (native/udp_batch.c: sendmmsg + UDP GSO, recvmmsg + UDP GRO) and node:dgram.
+ *    A sender here and a receiver in a child process, no QUIC; the sender hands over 64
+ *    datagrams at a time, as a connection's flush does.
  *
  * A sender pays (1) send + stream write + (2) send for each datagram, a receiver (1) recv +
  * stream read + (2) receive. With each peer on its own core and nothing else to do, the slower
  * side caps the throughput: that is the ceiling no code above these parts can beat.
  */
-import dgram from 'node:dgram';
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +27,7 @@ import { quiche } from '@matrixai/quic/native/index.js';
 import type { Connection, RecvInfo } from '@matrixai/quic/native/types.js';
 import { CID_LEN, buildQuicheConfig } from '../apps/sidecar/src/transport/quic-config.js';
 import { loadOrCreateIdentity } from '../apps/sidecar/src/transport/identity.js';
+import { defaultUdpKind, openUdpEndpoint, type UdpKind } from '../apps/sidecar/src/transport/udp-endpoint.js';
 
 const MiB = 1 << 20;
 const ACK_EVERY = 32;
@@ -39,7 +42,7 @@ interface QuicheFloor {
   recvUs: number;
 }
 
-interface DgramFloor {
+interface SocketFloor {
   sendUs: number;
   receiveUs: number;
   delivered: number;
@@ -148,36 +151,33 @@ async function quicheFloor(datagramSize: number, total: number): Promise<QuicheF
   }
 }
 
-const SOCKET_BUFFER_BYTES = 4 * MiB;
-
-/** Child side of the dgram measurement: counts datagrams and reports its own CPU per datagram. */
-function dgramReceiver(): void {
-  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES });
+/** Child side of the socket measurement: counts datagrams and reports its own CPU per datagram. */
+async function socketReceiver(kind: UdpKind): Promise<void> {
+  const socket = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind });
   let n = 0;
   let cpu0: NodeJS.CpuUsage | undefined;
-  socket.on('message', () => {
+  socket.onDatagram = () => {
     cpu0 ??= process.cpuUsage();
     n++;
-  });
-  socket.bind(0, '127.0.0.1', () => process.send?.(socket.address().port));
+  };
+  process.send?.(socket.local.port);
   process.on('message', () => {
     const cpu = process.cpuUsage(cpu0);
     process.send?.({ n, cpuUs: cpu.user + cpu.system }, () => process.exit(0));
   });
 }
 
-async function dgramFloor(datagramSize: number, count: number): Promise<DgramFloor> {
-  const child = fork(new URL(import.meta.url).pathname, ['--receiver'], { stdio: 'inherit' });
+async function socketFloor(kind: UdpKind, datagramSize: number, count: number): Promise<SocketFloor> {
+  const child = fork(new URL(import.meta.url).pathname, ['--receiver', kind], { stdio: 'inherit' });
   const port = await new Promise<number>((resolve) => child.once('message', (m) => resolve(m as number)));
-  const socket = dgram.createSocket({ type: 'udp4', sendBufferSize: SOCKET_BUFFER_BYTES });
-  await new Promise<void>((resolve) => socket.connect(port, '127.0.0.1', resolve));
+  const socket = await openUdpEndpoint({ host: '127.0.0.1', port: 0, connect: { host: '127.0.0.1', port }, kind });
   const batch = 64;
   const buf = Buffer.alloc(datagramSize * batch);
+  const lengths = new Uint32Array(batch).fill(datagramSize);
   const cpu0 = process.cpuUsage();
   let sent = 0;
   while (sent < count) {
-    // As leafsync's flush does: a batch of datagrams from one buffer, the last one with a callback.
-    for (let i = 0; i < batch; i++) socket.send(buf, i * datagramSize, datagramSize, i === batch - 1 ? () => undefined : undefined);
+    socket.sendBatch(buf, datagramSize, lengths, batch, undefined, () => undefined);
     sent += batch;
     // Let the child drain between batches (the kernel drops what its buffer cannot hold).
     if (sent % (batch * 16) === 0) await new Promise((r) => setTimeout(r, 1));
@@ -186,7 +186,7 @@ async function dgramFloor(datagramSize: number, count: number): Promise<DgramFlo
   await new Promise((r) => setTimeout(r, 300));
   child.send('report');
   const rx = await new Promise<{ n: number; cpuUs: number }>((resolve) => child.once('message', (m) => resolve(m as { n: number; cpuUs: number })));
-  socket.close();
+  await socket.close();
   return { sendUs: (cpu.user + cpu.system) / sent, receiveUs: rx.cpuUs / Math.max(1, rx.n), delivered: rx.n, sent };
 }
 
@@ -194,24 +194,28 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, sizes: { type: 'string', default: '1350,8192' } } });
   const total = Number(values.mib) * MiB;
   const sizes = values.sizes!.split(',').map(Number);
-  console.log(`transport floor: ${values.mib} MiB through quiche in memory, then node:dgram on 127.0.0.1; µs are CPU per datagram\n`);
-  console.log('| datagram | quiche send | quiche recv | sender: quiche + stream write + dgram send | receiver: quiche + stream read + dgram receive | ceiling, one core per peer |');
-  console.log('| --: | --: | --: | --: | --: | --: |');
+  const kinds: UdpKind[] = defaultUdpKind() === 'batched' ? ['batched', 'dgram'] : ['dgram'];
+  console.log(`transport floor: ${values.mib} MiB through quiche in memory, then each UDP socket on 127.0.0.1; µs are CPU per datagram\n`);
+  console.log('| datagram | socket | quiche send | quiche recv | sender: quiche + stream write + socket send | receiver: quiche + stream read + socket receive | ceiling, one core per peer |');
+  console.log('| --: | --- | --: | --: | --: | --: | --: |');
   let budget: string | undefined;
   for (const size of sizes) {
     const q = await quicheFloor(size, total);
     if (size === 1350) budget = (q.payloadPerDatagram / 180).toFixed(1);
-    const d = await dgramFloor(size, Math.min(200_000, q.datagrams));
-    const sender = q.senderUs + d.sendUs;
-    const receiver = q.receiverUs + d.receiveUs;
-    const mbps = q.payloadPerDatagram / Math.max(sender, receiver);
-    console.log(
-      `| ${size} B | ${q.sendUs.toFixed(1)} µs | ${q.recvUs.toFixed(1)} µs | ${q.senderUs.toFixed(1)} + ${d.sendUs.toFixed(1)} = ${sender.toFixed(1)} µs | ` +
-        `${q.receiverUs.toFixed(1)} + ${d.receiveUs.toFixed(1)} = ${receiver.toFixed(1)} µs | ${mbps.toFixed(0)} MB/s (${(1024 ** 3 / 1e6 / mbps).toFixed(1)} s per GiB) |`,
-    );
+    for (const kind of kinds) {
+      const d = await socketFloor(kind, size, Math.min(200_000, q.datagrams));
+      const sender = q.senderUs + d.sendUs;
+      const receiver = q.receiverUs + d.receiveUs;
+      const mbps = q.payloadPerDatagram / Math.max(sender, receiver);
+      console.log(
+        `| ${size} B | ${kind} | ${q.sendUs.toFixed(1)} µs | ${q.recvUs.toFixed(1)} µs | ${q.senderUs.toFixed(1)} + ${d.sendUs.toFixed(1)} = ${sender.toFixed(1)} µs | ` +
+          `${q.receiverUs.toFixed(1)} + ${d.receiveUs.toFixed(1)} = ${receiver.toFixed(1)} µs | ${mbps.toFixed(0)} MB/s (${(1024 ** 3 / 1e6 / mbps).toFixed(1)} s per GiB) |`,
+      );
+    }
   }
   if (budget) console.log(`\nIssue 6's W1 target (180 MB/s at 1350-byte datagrams) allows at most ${budget} µs per datagram on each side.`);
 }
 
-if (process.argv.includes('--receiver')) dgramReceiver();
+const receiverAt = process.argv.indexOf('--receiver');
+if (receiverAt >= 0) await socketReceiver(process.argv[receiverAt + 1] as UdpKind);
 else await main();

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import { isIPv6 } from 'node:net';
 import { quiche } from '@matrixai/quic/native/index.js';
 import { QuicConnectError, QuicSocketError } from './errors.js';
 import { formatHostPort } from './address.js';
@@ -15,7 +16,7 @@ import {
   buildQuicheConfig,
 } from './quic-config.js';
 import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
-import { createUdpSocket } from './quic-socket.js';
+import { openUdpEndpoint, type UdpEndpoint, type UdpKind } from './udp-endpoint.js';
 import type { Identity, QuicConnection } from './types.js';
 
 export interface ConnectQuicOptions {
@@ -25,6 +26,8 @@ export interface ConnectQuicOptions {
   identity?: Identity;
   handshakeTimeoutMs?: number;
   maxDatagramSize?: number;
+  /** The UDP implementation (tests); by default the batched one where it is built. */
+  udp?: UdpKind;
 }
 
 const NO_RESPONSE_HINT = 'is leafsync serving there, and can UDP reach it?';
@@ -40,26 +43,18 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
     throw new QuicConnectError('QUIC_HANDSHAKE_FAILED', `cannot resolve ${opts.host}: ${(cause as Error).message}`, { cause });
   }
   const config = buildQuicheConfig({ identity: opts.identity, requestPeerCert: true, maxDatagramSize });
-  const socket = createUdpSocket(ip);
+  const remote = { host: ip, port: opts.port };
+  let socket: UdpEndpoint;
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.connect(opts.port, ip, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    socket = await openUdpEndpoint({ host: isIPv6(ip) ? '::' : '0.0.0.0', port: 0, connect: remote, ...(opts.udp && { kind: opts.udp }) });
   } catch (cause) {
-    socket.close();
     throw new QuicSocketError(`cannot open a UDP socket to ${where}: ${(cause as Error).message}`, { cause });
   }
-  const a = socket.address();
-  const local = { host: a.address, port: a.port };
-  const remote = { host: ip, port: opts.port };
+  const local = socket.local;
   const scid = randomBytes(CID_LEN);
   const qconn = quiche.Connection.connect(null, scid, local, remote, config);
   const sink: DatagramSink = {
-    send: (buf, offset, length, done) => socket.send(buf, offset, length, done),
+    sendBatch: (buf, slotSize, lengths, count, done) => socket.sendBatch(buf, slotSize, lengths, count, undefined, done),
   };
 
   return new Promise<QuicConnection>((resolve, reject) => {
@@ -78,7 +73,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
         resolve(c);
       },
       onFinished: (c) => {
-        socket.close();
+        void socket.close();
         if (!settled) {
           const why = c.describeFailure() ?? 'the connection closed during the handshake';
           fail(new QuicConnectError('QUIC_HANDSHAKE_FAILED', `handshake with ${where} failed: ${why}`));
@@ -97,10 +92,9 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
       if (heard) conn.startClose(false, 0, 'handshake timeout');
       else conn.abandon();
     }, timeoutMs);
-    socket.on('message', (msg: Buffer) => conn.receive(msg, ip, opts.port));
-    // A connected UDP socket reports ICMP errors (e.g. port unreachable) as
-    // socket errors. They are hints, not proof: keep retrying until the timeout.
-    socket.on('error', () => undefined);
+    // Connected: the kernel delivers only the server's datagrams. ICMP errors (port unreachable)
+    // are hints, not proof; the endpoint ignores them and the handshake retries until the timeout.
+    socket.onDatagram = (msg) => conn.receive(msg, ip, opts.port);
     conn.scheduleFlush();
   });
 }

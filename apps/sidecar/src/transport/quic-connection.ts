@@ -12,9 +12,12 @@ import { formatHostPort } from './address.js';
 import { QuicStreamImpl, type StreamHost } from './quic-stream.js';
 import type { HostPort, QuicConnection, QuicConnectionStats, QuicStream } from './types.js';
 
-/** Where a connection's datagrams go. `done` fires once the bytes are no longer referenced. */
+/**
+ * Where a connection's datagrams go: `count` of them, the i-th `lengths[i]` bytes at
+ * `buf[i * slotSize]`. `done` fires once `buf` is no longer referenced.
+ */
 export interface DatagramSink {
-  send(buf: Buffer, offset: number, length: number, done?: () => void): void;
+  sendBatch(buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, done: () => void): void;
 }
 
 /** Hooks the owner (server or client) uses to follow the connection's life. */
@@ -68,13 +71,13 @@ const PEER_ALIVE_MS = 3_000;
 const UNANSWERED_CHECKS = 2;
 
 /**
- * A buffer carved into datagram-sized slots. It goes back to the pool once
- * the socket reports its last datagram sent: a UDP socket completes sends in
- * order, so the last completion covers every earlier slot.
+ * A buffer carved into datagram-sized slots, handed to the socket whole; it goes back to the
+ * pool once the socket no longer needs it.
  */
 class SendBatch {
   readonly buf: Buffer;
   readonly slots: Buffer[];
+  readonly lengths = new Uint32Array(BATCH_SLOTS);
   used = 0;
   readonly release: () => void;
   constructor(slotSize: number, pool: SendBatch[]) {
@@ -226,12 +229,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   /** Sends what quiche has, up to MAX_DATAGRAMS_PER_FLUSH; returns true if it stopped at the cap. */
   private sendAll(): boolean {
     const conn = this.conn;
-    const size = this.slotSize;
     let batch = this.takeBatch();
-    // Each datagram is handed to the socket one step late, so the batch's last
-    // datagram is known and alone carries the release callback.
-    let heldOffset = -1;
-    let heldLength = 0;
     let sent = 0;
     let capped = false;
     for (;;) {
@@ -240,8 +238,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
         break;
       }
       if (batch.used === BATCH_SLOTS) {
-        this.sink.send(batch.buf, heldOffset, heldLength, batch.release);
-        heldOffset = -1;
+        this.sink.sendBatch(batch.buf, this.slotSize, batch.lengths, batch.used, batch.release);
         batch = this.takeBatch();
       }
       let r: ReturnType<Connection['send']>;
@@ -251,13 +248,10 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
         r = null; // quiche only fails here on internal errors, after which it is closing
       }
       if (r === null) break;
-      if (heldOffset >= 0) this.sink.send(batch.buf, heldOffset, heldLength);
-      heldOffset = batch.used * size;
-      heldLength = r[0];
-      batch.used++;
+      batch.lengths[batch.used++] = r[0];
       sent++;
     }
-    if (heldOffset >= 0) this.sink.send(batch.buf, heldOffset, heldLength, batch.release);
+    if (batch.used > 0) this.sink.sendBatch(batch.buf, this.slotSize, batch.lengths, batch.used, batch.release);
     else this.batchPool.push(batch);
     return capped;
   }

@@ -2,13 +2,12 @@
  * QUIC server: one UDP socket, connections routed by destination connection ID.
  */
 import { randomBytes } from 'node:crypto';
-import type dgram from 'node:dgram';
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { Config, Header } from '@matrixai/quic/native/types.js';
 import { QuicSocketError } from './errors.js';
 import { CID_LEN, DEFAULT_MAX_DATAGRAM_SIZE, buildQuicheConfig } from './quic-config.js';
 import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
-import { createUdpSocket } from './quic-socket.js';
+import { openUdpEndpoint, type UdpEndpoint, type UdpKind } from './udp-endpoint.js';
 import type { HostPort, Identity, QuicConnection } from './types.js';
 
 export interface QuicServerOptions {
@@ -20,6 +19,8 @@ export interface QuicServerOptions {
   /** Called once per connection, after its handshake completed. */
   onConnection: (conn: QuicConnection) => void;
   maxDatagramSize?: number;
+  /** The UDP implementation (tests); by default the batched one where it is built. */
+  udp?: UdpKind;
 }
 
 /** Application close code the server uses when shutting down. */
@@ -27,7 +28,7 @@ const SHUTDOWN_CODE = 0;
 
 export class QuicServer implements ConnectionOwner {
   readonly address: HostPort;
-  private readonly socket: dgram.Socket;
+  private readonly socket: UdpEndpoint;
   private readonly config: Config;
   private readonly onConnection: (conn: QuicConnection) => void;
   private readonly maxDatagramSize: number;
@@ -40,13 +41,12 @@ export class QuicServer implements ConnectionOwner {
   private closing: Promise<void> | undefined;
   private readonly versionBuf = Buffer.allocUnsafe(quiche.MAX_DATAGRAM_SIZE);
 
-  private constructor(socket: dgram.Socket, config: Config, opts: QuicServerOptions, maxDatagramSize: number) {
+  private constructor(socket: UdpEndpoint, config: Config, opts: QuicServerOptions, maxDatagramSize: number) {
     this.socket = socket;
     this.config = config;
     this.onConnection = opts.onConnection;
     this.maxDatagramSize = maxDatagramSize;
-    const a = socket.address();
-    this.address = { host: a.address, port: a.port };
+    this.address = socket.local;
   }
 
   static async listen(opts: QuicServerOptions): Promise<QuicServer> {
@@ -56,23 +56,18 @@ export class QuicServer implements ConnectionOwner {
       requestPeerCert: opts.requestClientCert ?? false,
       maxDatagramSize,
     });
-    const socket = createUdpSocket(opts.host);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error) => reject(new QuicSocketError(`cannot listen on UDP ${opts.host}:${opts.port}: ${e.message}`, { cause: e }));
-      socket.once('error', onError);
-      socket.bind(opts.port, opts.host, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
+    let socket: UdpEndpoint;
+    try {
+      socket = await openUdpEndpoint({ host: opts.host, port: opts.port, ...(opts.udp && { kind: opts.udp }) });
+    } catch (e) {
+      throw new QuicSocketError(`cannot listen on UDP ${opts.host}:${opts.port}: ${(e as Error).message}`, { cause: e });
+    }
     const server = new QuicServer(socket, config, opts, maxDatagramSize);
-    // An unconnected UDP socket only errors on local problems; never crash the process for them.
-    socket.on('error', () => undefined);
-    socket.on('message', server.onMessage);
+    socket.onDatagram = server.onDatagram;
     return server;
   }
 
-  private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  private readonly onDatagram = (msg: Buffer, host: string, port: number): void => {
     const first = msg[0];
     if (first === undefined) return;
     if ((first & 0x80) === 0) {
@@ -84,7 +79,7 @@ export class QuicServer implements ConnectionOwner {
         if (!conn) return;
         this.lastConn = conn;
       }
-      conn.receive(msg, rinfo.address, rinfo.port);
+      conn.receive(msg, host, port);
       return;
     }
     let header: Header;
@@ -94,11 +89,11 @@ export class QuicServer implements ConnectionOwner {
       return; // not QUIC
     }
     const conn = this.byCid.get(Buffer.from(header.dcid).toString('hex'));
-    if (conn) conn.receive(msg, rinfo.address, rinfo.port);
-    else this.accept(msg, header, rinfo);
+    if (conn) conn.receive(msg, host, port);
+    else this.accept(msg, header, { host, port });
   };
 
-  private accept(msg: Buffer, header: Header, rinfo: dgram.RemoteInfo): void {
+  private accept(msg: Buffer, header: Header, remote: HostPort): void {
     // Only a full-size Initial may start a connection (RFC 9000 §14.1, anti-amplification).
     if (this.closing || header.ty !== quiche.Type.Initial || msg.length < quiche.MIN_CLIENT_INITIAL_LEN) return;
     if (!quiche.versionIsSupported(header.version)) {
@@ -108,11 +103,10 @@ export class QuicServer implements ConnectionOwner {
       } catch {
         return;
       }
-      this.socket.send(this.versionBuf, 0, n, rinfo.port, rinfo.address);
+      this.socket.sendBatch(this.versionBuf, n, Uint32Array.of(n), 1, remote);
       return;
     }
     const scid = randomBytes(CID_LEN);
-    const remote = { host: rinfo.address, port: rinfo.port };
     let qconn;
     try {
       qconn = quiche.Connection.accept(scid, null, this.address, remote, this.config);
@@ -121,7 +115,7 @@ export class QuicServer implements ConnectionOwner {
     }
     const socket = this.socket;
     const sink: DatagramSink = {
-      send: (buf, offset, length, done) => socket.send(buf, offset, length, rinfo.port, rinfo.address, done),
+      sendBatch: (buf, slotSize, lengths, count, done) => socket.sendBatch(buf, slotSize, lengths, count, remote, done),
     };
     const conn = new QuicConnectionImpl({
       conn: qconn,
@@ -133,7 +127,7 @@ export class QuicServer implements ConnectionOwner {
       isServer: true,
       maxDatagramSize: this.maxDatagramSize,
     });
-    conn.receive(msg, rinfo.address, rinfo.port);
+    conn.receive(msg, remote.host, remote.port);
     // A datagram that merely parses as an Initial but is not one (garbage,
     // replay) leaves quiche with nothing received; don't keep state for it.
     if (!conn.heardFromPeer()) {
@@ -173,7 +167,7 @@ export class QuicServer implements ConnectionOwner {
       // close() resolves after a bounded wait; let stragglers finish draining
       // before the socket goes, since they still need it to send.
       await Promise.all([...this.conns].map((c) => c.closed));
-      await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+      await this.socket.close();
     })();
     return this.closing;
   }

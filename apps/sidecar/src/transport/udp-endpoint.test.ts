@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultUdpKind, formatAddress, openUdpEndpoint, type UdpEndpoint, type UdpKind } from './udp-endpoint.js';
+
+test('on Linux the batched UDP socket is built and is the default (npm run build compiles native/udp_batch.c)', { skip: process.platform !== 'linux' }, () => {
+  assert.equal(process.env.LEAFSYNC_UDP, undefined, 'LEAFSYNC_UDP would override the default');
+  assert.equal(defaultUdpKind(), 'batched');
+});
+
+/** Datagrams as a sender lays them out: slot i holds lengths[i] bytes, each byte telling which datagram it is. */
+function batchOf(lengths: number[], slotSize: number): { buf: Buffer; lengths: Uint32Array } {
+  const buf = Buffer.alloc(slotSize * lengths.length);
+  lengths.forEach((n, i) => buf.fill((i * 7 + 1) & 0xff, i * slotSize, i * slotSize + n));
+  return { buf, lengths: Uint32Array.from(lengths) };
+}
+
+function collect(endpoint: UdpEndpoint, want: number): Promise<Array<{ data: Buffer; host: string; port: number }>> {
+  const got: Array<{ data: Buffer; host: string; port: number }> = [];
+  return new Promise((resolve) => {
+    endpoint.onDatagram = (data, host, port) => {
+      // The endpoint reuses its memory after the call: keep a copy.
+      got.push({ data: Buffer.from(data), host, port });
+      if (got.length === want) resolve(got);
+    };
+  });
+}
+
+// Runs of equal lengths become one GSO message with a shorter last; a longer one starts a new
+// message; 60 full ones pass the 48-segment payload limit at 1350 bytes.
+const LENGTHS = [1350, 1350, 1350, 700, 1350, 90, 1200, 1200, ...Array<number>(60).fill(1350), 1, 1350];
+
+const pairs: Array<[UdpKind, UdpKind]> = [
+  ['batched', 'batched'],
+  ['batched', 'dgram'],
+  ['dgram', 'batched'],
+];
+for (const [from, to] of pairs) {
+  test(`${from} → ${to}: every datagram of a batch arrives whole, in order, with its sender's address`, { skip: process.platform !== 'linux' }, async () => {
+    const receiver = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: to });
+    const sender = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: from });
+    try {
+      const arrived = collect(receiver, LENGTHS.length);
+      const { buf, lengths } = batchOf(LENGTHS, 1350);
+      let done = false;
+      sender.sendBatch(buf, 1350, lengths, lengths.length, receiver.local, () => (done = true));
+      const got = await arrived;
+      assert.deepEqual(
+        got.map((d) => d.data.length),
+        LENGTHS,
+      );
+      got.forEach((d, i) => assert.ok(d.data.every((b) => b === ((i * 7 + 1) & 0xff)), `datagram ${i} has its own bytes`));
+      assert.ok(got.every((d) => d.host === '127.0.0.1' && d.port === sender.local.port));
+      assert.ok(done, 'the batch was released');
+    } finally {
+      await sender.close();
+      await receiver.close();
+    }
+  });
+}
+
+test('a connected batched socket sends to its peer and hears only from it', { skip: process.platform !== 'linux' }, async () => {
+  const server = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: 'batched' });
+  const client = await openUdpEndpoint({ host: '0.0.0.0', port: 0, connect: server.local, kind: 'batched' });
+  const stranger = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: 'dgram' });
+  try {
+    assert.equal(client.local.host, '127.0.0.1', 'connect picks the local address');
+    const atServer = collect(server, 1);
+    const hi = batchOf([500], 1350);
+    client.sendBatch(hi.buf, 1350, hi.lengths, 1, undefined);
+    const [hello] = await atServer;
+    assert.equal(hello?.port, client.local.port);
+
+    const atClient = collect(client, 1);
+    const one = batchOf([10], 1350);
+    stranger.sendBatch(one.buf, 1350, one.lengths, 1, client.local);
+    const two = batchOf([20], 1350);
+    server.sendBatch(two.buf, 1350, two.lengths, 1, client.local);
+    const [first] = await atClient;
+    assert.equal(first?.data.length, 20, "the stranger's datagram never reached the client");
+  } finally {
+    await Promise.all([client.close(), server.close(), stranger.close()]);
+  }
+});
+
+test('a port in use is EADDRINUSE with the address, as node:dgram says it', { skip: process.platform !== 'linux' }, async () => {
+  const first = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: 'batched' });
+  try {
+    await assert.rejects(openUdpEndpoint({ host: '127.0.0.1', port: first.local.port, kind: 'batched' }), (err: NodeJS.ErrnoException) => {
+      assert.equal(err.code, 'EADDRINUSE');
+      assert.match(err.message, new RegExp(`^bind EADDRINUSE 127\\.0\\.0\\.1:${first.local.port}`));
+      return true;
+    });
+  } finally {
+    await first.close();
+  }
+});
+
+test('IPv6 loopback works on the batched socket', { skip: process.platform !== 'linux' }, async () => {
+  const receiver = await openUdpEndpoint({ host: '::1', port: 0, kind: 'batched' });
+  const sender = await openUdpEndpoint({ host: '::1', port: 0, kind: 'batched' });
+  try {
+    const arrived = collect(receiver, 3);
+    const { buf, lengths } = batchOf([1200, 1200, 5], 1200);
+    sender.sendBatch(buf, 1200, lengths, 3, receiver.local);
+    const got = await arrived;
+    assert.deepEqual(got.map((d) => [d.data.length, d.host, d.port]), [
+      [1200, '::1', sender.local.port],
+      [1200, '::1', sender.local.port],
+      [5, '::1', sender.local.port],
+    ]);
+  } finally {
+    await sender.close();
+    await receiver.close();
+  }
+});
+
+test('formatAddress writes addresses as inet_ntop does', () => {
+  const v6 = (...groups: number[]) => Uint8Array.from(groups.flatMap((g) => [g >> 8, g & 0xff]));
+  assert.equal(formatAddress(4, Uint8Array.of(192, 168, 0, 7)), '192.168.0.7');
+  assert.equal(formatAddress(6, v6(0, 0, 0, 0, 0, 0, 0, 1)), '::1');
+  assert.equal(formatAddress(6, v6(0, 0, 0, 0, 0, 0, 0, 0)), '::');
+  assert.equal(formatAddress(6, v6(0xfe80, 0, 0, 0, 0x1, 0x2, 0x3, 0x4)), 'fe80::1:2:3:4');
+  assert.equal(formatAddress(6, v6(0x2001, 0xdb8, 0, 0, 1, 0, 0, 1)), '2001:db8::1:0:0:1', 'the first of two equal runs');
+  assert.equal(formatAddress(6, v6(0x2001, 0xdb8, 0, 1, 1, 1, 1, 1)), '2001:db8:0:1:1:1:1:1', 'a single zero group stays');
+  assert.equal(formatAddress(6, v6(0, 0, 0, 0, 0, 0xffff, 0x7f00, 0x0001)), '::ffff:127.0.0.1');
+});

@@ -1,0 +1,268 @@
+/**
+ * The UDP socket under the QUIC transport: datagrams in one at a time, out a batch at a time.
+ *
+ * On Linux it is the native addon in native/udp_batch.c (sendmmsg with UDP GSO, recvmmsg with
+ * UDP GRO, one JavaScript call per batch); elsewhere, or if the addon was not built, node:dgram
+ * (one system call and one callback per datagram). `LEAFSYNC_UDP=dgram` picks node:dgram anyway.
+ */
+import dgram from 'node:dgram';
+import { createRequire } from 'node:module';
+import { isIPv6 } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { HostPort } from './types.js';
+
+/** Each received datagram. Its memory is reused after the call returns: copy what must be kept. */
+export type DatagramHandler = (data: Buffer, host: string, port: number) => void;
+
+export type UdpKind = 'batched' | 'dgram';
+
+export interface UdpEndpoint {
+  readonly kind: UdpKind;
+  readonly local: HostPort;
+  onDatagram: DatagramHandler;
+  /**
+   * Sends `count` datagrams, the i-th `lengths[i]` bytes at `buf[i * slotSize]`, to `to` (or to the
+   * connected peer). `done` is called once `buf` is no longer referenced.
+   */
+  sendBatch(buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, to: HostPort | undefined, done?: () => void): void;
+  close(): Promise<void>;
+}
+
+export interface OpenUdpOptions {
+  host: string;
+  port: number;
+  /** Only talk to this peer (a client's socket): the kernel filters everything else out. */
+  connect?: HostPort;
+  /** Force an implementation (tests); by default the batched one where it loaded. */
+  kind?: UdpKind;
+}
+
+/** Kernel buffers big enough for a burst of a full congestion window (capped by net.core.*mem_max). */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+interface UdpAddon {
+  constants: { META_INTS: number; SEND_MAX: number };
+  open(ipv6: boolean, host: string, port: number, onBatch: (count: number) => void, peerHost?: string, peerPort?: number): [NativeHandle, Buffer, Int32Array, string, number];
+  send(handle: NativeHandle, buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, host?: string, port?: number): void;
+  close(handle: NativeHandle): void;
+  stats(handle: NativeHandle): [dropped: number, gso: boolean, gro: boolean];
+}
+declare const nativeHandle: unique symbol;
+type NativeHandle = { readonly [nativeHandle]: true };
+
+const ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/udp_batch.node', import.meta.url));
+
+let addon: UdpAddon | null | undefined;
+
+/** The batched implementation, if this platform has it and it was built. */
+function loadAddon(): UdpAddon | undefined {
+  if (addon === undefined) {
+    addon = null;
+    if (process.platform === 'linux') {
+      try {
+        addon = createRequire(import.meta.url)(ADDON_PATH) as UdpAddon;
+      } catch {
+        // Not built (no compiler where it was installed): node:dgram does the same job, slower.
+      }
+    }
+  }
+  return addon ?? undefined;
+}
+
+/** Which implementation openUdpEndpoint picks by default here. */
+export function defaultUdpKind(): UdpKind {
+  return process.env.LEAFSYNC_UDP !== 'dgram' && loadAddon() ? 'batched' : 'dgram';
+}
+
+/** Opens a UDP socket bound to host:port (port 0: any free one), optionally connected to one peer. */
+export async function openUdpEndpoint(opts: OpenUdpOptions): Promise<UdpEndpoint> {
+  const kind = opts.kind ?? defaultUdpKind();
+  if (kind === 'batched') {
+    const native = loadAddon();
+    if (!native) throw new Error(`the batched UDP addon is not built (${ADDON_PATH}); run npm run build`);
+    return new BatchedUdpEndpoint(native, opts);
+  }
+  return DgramUdpEndpoint.open(opts);
+}
+
+class BatchedUdpEndpoint implements UdpEndpoint {
+  readonly kind = 'batched';
+  readonly local: HostPort;
+  onDatagram: DatagramHandler = () => undefined;
+  private readonly handle: NativeHandle;
+  private readonly data: Buffer;
+  private readonly meta: Int32Array;
+  private readonly metaBytes: Uint8Array;
+  private readonly metaInts: number;
+  /** The last source address seen and its text, so a run of datagrams from one peer formats it once. */
+  private lastFamily = 0;
+  private readonly lastWords = new Int32Array(4);
+  private lastHost = '';
+  private closed = false;
+
+  constructor(
+    private readonly native: UdpAddon,
+    opts: OpenUdpOptions,
+  ) {
+    const ipv6 = isIPv6(opts.host);
+    const [handle, data, meta, host, port] = native.open(ipv6, opts.host, opts.port, this.onBatch, opts.connect?.host, opts.connect?.port);
+    this.handle = handle;
+    this.data = data;
+    this.meta = meta;
+    this.metaBytes = new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength);
+    this.metaInts = native.constants.META_INTS;
+    this.local = { host, port };
+  }
+
+  private readonly onBatch = (count: number): void => {
+    const meta = this.meta;
+    for (let m = 0; m < count; m++) {
+      const at = m * this.metaInts;
+      let offset = meta[at] as number;
+      const end = offset + (meta[at + 1] as number);
+      const segment = meta[at + 2] as number;
+      const port = meta[at + 3] as number;
+      const host = this.hostAt(at);
+      // A GRO message holds several datagrams of `segment` bytes (the last may be shorter).
+      while (offset < end && !this.closed) {
+        const next = Math.min(end, offset + segment);
+        this.onDatagram(this.data.subarray(offset, next), host, port);
+        offset = next;
+      }
+    }
+  };
+
+  private hostAt(at: number): string {
+    const meta = this.meta;
+    const family = meta[at + 4] as number;
+    const w = this.lastWords;
+    if (family === this.lastFamily && meta[at + 5] === w[0] && meta[at + 6] === w[1] && meta[at + 7] === w[2] && meta[at + 8] === w[3]) return this.lastHost;
+    this.lastFamily = family;
+    for (let i = 0; i < 4; i++) w[i] = meta[at + 5 + i] as number;
+    this.lastHost = formatAddress(family, this.metaBytes.subarray((at + 5) * 4, (at + 9) * 4));
+    return this.lastHost;
+  }
+
+  sendBatch(buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, to: HostPort | undefined, done?: () => void): void {
+    if (!this.closed) {
+      if (to) this.native.send(this.handle, buf, slotSize, lengths, count, to.host, to.port);
+      else this.native.send(this.handle, buf, slotSize, lengths, count);
+    }
+    // The kernel copied the datagrams (or the addon did, to send them later).
+    done?.();
+  }
+
+  /** Datagrams dropped because the kernel's send buffer and the addon's queue behind it were full, and whether GSO/GRO are on. */
+  stats(): { dropped: number; gso: boolean; gro: boolean } {
+    const [dropped, gso, gro] = this.native.stats(this.handle);
+    return { dropped, gso, gro };
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.native.close(this.handle);
+    }
+    return Promise.resolve();
+  }
+}
+
+class DgramUdpEndpoint implements UdpEndpoint {
+  readonly kind = 'dgram';
+  onDatagram: DatagramHandler = () => undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly socket: dgram.Socket,
+    readonly local: HostPort,
+  ) {
+    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port));
+    // Errors on a UDP socket are local trouble or ICMP hints about one datagram; the
+    // connection's timers decide whether the peer is gone, so never crash the process for them.
+    socket.on('error', () => undefined);
+  }
+
+  static async open(opts: OpenUdpOptions): Promise<DgramUdpEndpoint> {
+    const socket = dgram.createSocket({
+      type: isIPv6(opts.host) ? 'udp6' : 'udp4',
+      recvBufferSize: SOCKET_BUFFER_BYTES,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+      lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(opts.port, opts.host, () => {
+          if (!opts.connect) {
+            socket.off('error', reject);
+            resolve();
+            return;
+          }
+          socket.connect(opts.connect.port, opts.connect.host, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+      });
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    const a = socket.address();
+    return new DgramUdpEndpoint(socket, { host: a.address, port: a.port });
+  }
+
+  sendBatch(buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, to: HostPort | undefined, done?: () => void): void {
+    for (let i = 0; i < count; i++) {
+      // A UDP socket completes sends in order, so the last one's callback covers the batch.
+      const cb = i === count - 1 ? done : undefined;
+      if (to) this.socket.send(buf, i * slotSize, lengths[i] as number, to.port, to.host, cb);
+      else this.socket.send(buf, i * slotSize, lengths[i] as number, cb);
+    }
+    if (count === 0) done?.();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    return this.closing;
+  }
+}
+
+/**
+ * Addresses are resolved once before the socket is used, so every send gets an IP literal. Node
+ * would still route each unconnected send through dns.lookup (a nextTick per datagram); this
+ * answers synchronously, and only looks for a colon (every IPv6 literal has one, no IPv4 literal does).
+ */
+const literalLookup = (
+  hostname: string,
+  _options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void => callback(null, hostname, hostname.includes(':') ? 6 : 4);
+
+/** An address as inet_ntop writes it (what node:dgram reports): dotted IPv4, RFC 5952 IPv6. */
+export function formatAddress(family: number, bytes: Uint8Array): string {
+  if (family === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] as number) << 8) | (bytes[i + 1] as number));
+  // IPv4-mapped (::ffff:a.b.c.d): how a dual-stack socket sees an IPv4 peer.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  // The longest run of two or more zero groups (the first of equals) becomes "::".
+  let bestAt = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestAt < 0) return hex.join(':');
+  return `${hex.slice(0, bestAt).join(':')}::${hex.slice(bestAt + bestLen).join(':')}`;
+}
