@@ -4,9 +4,9 @@
  * reorder and delay. The same seed and the same datagram order give the same decisions, so a
  * failing run can be replayed. Not imported by production code.
  */
-import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { HostPort } from '../transport/types.js';
+import { openUdpEndpoint, type UdpEndpoint } from '../transport/udp-endpoint.js';
 
 export type { HostPort } from '../transport/types.js';
 
@@ -53,33 +53,25 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** Bulk QUIC bursts a whole congestion window at once; small default kernel buffers would add loss we did not ask for. */
-const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
-
-function udpSocket(host: string): dgram.Socket {
-  return dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
-}
-
 function emptyStats(): DirectionStats {
   return { datagrams: 0, bytes: 0, dropped: 0, duplicated: 0 };
 }
 
-function bindSocket(socket: dgram.Socket, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, host, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
+/**
+ * The way to the server for one client: its own socket, so the server sees distinct peers, and
+ * connected to the server, so nothing else comes back through it. Datagrams that arrive while it
+ * is being opened wait (copied: the relay's receive memory is reused).
+ */
+interface Upstream {
+  socket?: UdpEndpoint;
+  waiting: Buffer[];
 }
 
 export class UdpRelay {
   readonly address: HostPort;
   private conditions: Required<LinkConditions>;
   private readonly random: () => number;
-  /** One upstream socket per client source, so the server sees distinct peers. */
-  private readonly upstreams = new Map<string, dgram.Socket>();
+  private readonly upstreams = new Map<string, Upstream>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private blackoutUntil = 0;
   private closed = false;
@@ -87,13 +79,12 @@ export class UdpRelay {
   private readonly toClient = emptyStats();
 
   private constructor(
-    private readonly front: dgram.Socket,
+    private readonly front: UdpEndpoint,
     private readonly target: HostPort,
     seed: number,
     conditions: LinkConditions,
   ) {
-    const a = front.address();
-    this.address = { host: a.address, port: a.port };
+    this.address = front.local;
     this.random = mulberry32(seed);
     this.conditions = UdpRelay.normalise(conditions);
   }
@@ -101,13 +92,11 @@ export class UdpRelay {
   static async start(opts: RelayOptions): Promise<UdpRelay> {
     // Validated before binding, so a bad option cannot leak a bound socket.
     UdpRelay.normalise(opts);
-    const bind = opts.bind ?? '127.0.0.1';
-    const front = udpSocket(bind);
-    await bindSocket(front, bind, 0);
+    // The same UDP socket as leafsync's (batched on Linux), so the relay's own cost per datagram
+    // stays small next to the peers' it sits between (bench W6 shares two cores with both).
+    const front = await openUdpEndpoint({ host: opts.bind ?? '127.0.0.1', port: 0 });
     const relay = new UdpRelay(front, opts.target, opts.seed ?? 1, opts);
-    // Errors on an unconnected UDP socket are local (e.g. ICMP echoes); a relay must not die of them.
-    front.on('error', () => undefined);
-    front.on('message', (msg, rinfo) => relay.fromClient(msg, rinfo));
+    front.onDatagram = (msg, host, port) => relay.fromClient(msg, { host, port });
     return relay;
   }
 
@@ -156,38 +145,43 @@ export class UdpRelay {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    const sockets = [this.front, ...this.upstreams.values()];
+    const sockets = [this.front, ...[...this.upstreams.values()].flatMap((u) => u.socket ?? [])];
     this.upstreams.clear();
-    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(sockets.map((s) => s.close()));
   }
 
-  private fromClient(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const key = `${rinfo.address}|${rinfo.port}`;
+  private fromClient(msg: Buffer, client: HostPort): void {
+    const key = `${client.host}|${client.port}`;
     let upstream = this.upstreams.get(key);
     if (!upstream) {
-      upstream = this.openUpstream(rinfo);
+      upstream = { waiting: [] };
       this.upstreams.set(key, upstream);
+      // Could not open a socket: forget it, so the client's next datagram tries again.
+      this.openUpstream(upstream, client).catch(() => this.upstreams.delete(key));
     }
     const up = upstream;
-    this.forward(msg, this.toServer, (buf) => up.send(buf, this.target.port, this.target.host));
+    this.forward(msg, this.toServer, (buf) => {
+      if (up.socket) up.socket.send(buf, undefined);
+      else up.waiting.push(Buffer.from(buf));
+    });
   }
 
-  private openUpstream(client: dgram.RemoteInfo): dgram.Socket {
-    const socket = udpSocket(this.target.host);
-    socket.on('error', () => undefined);
-    socket.on('message', (msg, rinfo) => {
-      // Only the server's answers travel back; anything else reaching this port is not ours.
-      if (rinfo.port !== this.target.port) return;
+  private async openUpstream(upstream: Upstream, client: HostPort): Promise<void> {
+    const socket = await openUdpEndpoint({ host: isIPv6(this.target.host) ? '::' : '0.0.0.0', port: 0, connect: this.target });
+    if (this.closed) {
+      await socket.close();
+      return;
+    }
+    socket.onDatagram = (msg) => {
       if (this.dropToClient?.(msg)) {
         this.toClient.datagrams++;
         this.toClient.dropped++;
         return;
       }
-      this.forward(msg, this.toClient, (buf) => this.front.send(buf, client.port, client.address));
-    });
-    // Bound explicitly (not implicitly by the first send) so replies are never missed.
-    socket.bind(0);
-    return socket;
+      this.forward(msg, this.toClient, (buf) => this.front.send(buf, client));
+    };
+    upstream.socket = socket;
+    for (const buf of upstream.waiting.splice(0)) socket.send(buf, undefined);
   }
 
   private forward(msg: Buffer, stats: DirectionStats, send: (buf: Buffer) => void): void {
@@ -208,14 +202,16 @@ export class UdpRelay {
     const copies = dupRoll < c.duplicate ? 2 : 1;
     stats.duplicated += copies - 1;
     const delay = c.delayMs + jitterRoll * c.jitterMs + (reorderRoll < c.reorder ? REORDER_HOLD_MS + c.jitterMs : 0);
-    const deliver = () => {
-      if (this.closed) return;
-      for (let i = 0; i < copies; i++) send(msg);
-    };
     if (delay <= 0) {
-      deliver();
+      for (let i = 0; i < copies; i++) send(msg);
       return;
     }
+    // Held past this call: the receive memory behind `msg` is reused.
+    const held = Buffer.from(msg);
+    const deliver = () => {
+      if (this.closed) return;
+      for (let i = 0; i < copies; i++) send(held);
+    };
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       deliver();

@@ -17,8 +17,8 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const CID_LEN = quiche.MAX_CONN_ID_LEN;
 
 const MiB = 1024 * 1024;
-const INITIAL_MAX_DATA = 64 * MiB;
-const INITIAL_MAX_STREAM_DATA = 16 * MiB;
+const INITIAL_MAX_DATA = 24 * MiB;
+const INITIAL_MAX_STREAM_DATA = 8 * MiB;
 const MAX_STREAMS_BIDI = 1024;
 /** Largest UDP payload; lets a peer configured with bigger datagrams use them. */
 const MAX_RECV_UDP_PAYLOAD = 65_527;

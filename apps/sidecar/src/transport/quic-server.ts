@@ -103,7 +103,7 @@ export class QuicServer implements ConnectionOwner {
       } catch {
         return;
       }
-      this.socket.sendBatch(this.versionBuf, n, Uint32Array.of(n), 1, remote);
+      this.socket.send(this.versionBuf.subarray(0, n), remote);
       return;
     }
     const scid = randomBytes(CID_LEN);

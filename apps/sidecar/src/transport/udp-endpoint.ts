@@ -25,6 +25,8 @@ export interface UdpEndpoint {
    * connected peer). `done` is called once `buf` is no longer referenced.
    */
   sendBatch(buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, to: HostPort | undefined, done?: () => void): void;
+  /** Sends one datagram (all of `buf`); the caller may reuse `buf` once this returns. */
+  send(buf: Buffer, to: HostPort | undefined): void;
   close(): Promise<void>;
 }
 
@@ -152,6 +154,13 @@ class BatchedUdpEndpoint implements UdpEndpoint {
     done?.();
   }
 
+  private readonly oneLength = new Uint32Array(1);
+
+  send(buf: Buffer, to: HostPort | undefined): void {
+    this.oneLength[0] = buf.length;
+    this.sendBatch(buf, buf.length, this.oneLength, 1, to);
+  }
+
   /** Datagrams dropped because the kernel's send buffer and the addon's queue behind it were full, and whether GSO/GRO are on. */
   stats(): { dropped: number; gso: boolean; gro: boolean } {
     const [dropped, gso, gro] = this.native.stats(this.handle);
@@ -220,6 +229,13 @@ class DgramUdpEndpoint implements UdpEndpoint {
       else this.socket.send(buf, i * slotSize, lengths[i] as number, cb);
     }
     if (count === 0) done?.();
+  }
+
+  send(buf: Buffer, to: HostPort | undefined): void {
+    // node:dgram may hold the buffer until the kernel takes it: hand it a copy.
+    const copy = Buffer.from(buf);
+    if (to) this.socket.send(copy, to.port, to.host);
+    else this.socket.send(copy);
   }
 
   close(): Promise<void> {
