@@ -455,20 +455,6 @@ static napi_value ep_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value ep_set_ref(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  endpoint_t *ep;
-  bool ref;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_external(env, argv[0], (void **)&ep));
-  CHECK(napi_get_value_bool(env, argv[1], &ref));
-  if (ep->closed) return NULL;
-  if (ref) uv_ref((uv_handle_t *)&ep->poll);
-  else uv_unref((uv_handle_t *)&ep->poll);
-  return NULL;
-}
-
 // stats(endpoint) -> [dropped, gso, gro]
 static napi_value ep_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -597,7 +583,6 @@ static napi_value init(napi_env env, napi_value exports) {
     { "open", NULL, ep_open, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, ep_send, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, ep_close, NULL, NULL, NULL, napi_default, NULL },
-    { "setRef", NULL, ep_set_ref, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, ep_stats, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value constants, v;

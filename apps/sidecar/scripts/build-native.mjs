@@ -3,15 +3,20 @@
 // runs on node:dgram at about half the throughput: say so and carry on rather than fail the build.
 // On Linux the test suite insists on the batched socket, so CI notices a build that fell back.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 if (process.platform !== 'linux') {
   console.log(`native UDP batching is Linux-only; on ${process.platform} leafsync uses node:dgram`);
   process.exit(0);
 }
-// npm puts its own node-gyp on PATH for scripts and names it in npm_config_node_gyp.
-const gyp = process.env.npm_config_node_gyp;
-const [command, args] = gyp ? [process.execPath, [gyp]] : ['node-gyp', []];
-const result = spawnSync(command, [...args, 'rebuild', '--directory', 'native'], { encoding: 'utf8' });
+// npm names its own node-gyp in npm_config_node_gyp for scripts; run by hand, look beside npm.
+const prefix = join(dirname(process.execPath), '..');
+const gyp = process.env.npm_config_node_gyp ?? join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+// Node's own headers, where this Node was installed with them (npm's nodedir setting says the same).
+const nodedir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
+const args = [gyp, 'rebuild', '--directory', 'native', ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
 if (result.status !== 0) {
   console.warn(`${result.stdout ?? ''}${result.stderr ?? ''}`);
   console.warn(

@@ -51,6 +51,9 @@ for (const [from, to] of pairs) {
       got.forEach((d, i) => assert.ok(d.data.every((b) => b === ((i * 7 + 1) & 0xff)), `datagram ${i} has its own bytes`));
       assert.ok(got.every((d) => d.host === '127.0.0.1' && d.port === sender.local.port));
       assert.ok(done, 'the batch was released');
+      assert.equal(sender.stats().dropped, 0);
+      if (from === 'batched') assert.ok(sender.stats().gso, 'GSO stays on over loopback');
+      if (to === 'batched') assert.ok(receiver.stats().gro, 'GRO is on');
     } finally {
       await sender.close();
       await receiver.close();

@@ -27,7 +27,16 @@ export interface UdpEndpoint {
   sendBatch(buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, to: HostPort | undefined, done?: () => void): void;
   /** Sends one datagram (all of `buf`); the caller may reuse `buf` once this returns. */
   send(buf: Buffer, to: HostPort | undefined): void;
+  stats(): UdpStats;
   close(): Promise<void>;
+}
+
+export interface UdpStats {
+  /** Datagrams dropped on the way out because the kernel's send buffer, and the queue behind it, were full. */
+  dropped: number;
+  /** Whether runs of datagrams go out as one UDP GSO message, and arrive as one with UDP GRO. */
+  gso: boolean;
+  gro: boolean;
 }
 
 export interface OpenUdpOptions {
@@ -78,7 +87,9 @@ export function defaultUdpKind(): UdpKind {
 
 /** Opens a UDP socket bound to host:port (port 0: any free one), optionally connected to one peer. */
 export async function openUdpEndpoint(opts: OpenUdpOptions): Promise<UdpEndpoint> {
-  const kind = opts.kind ?? defaultUdpKind();
+  // An IPv6 zone (fe80::1%eth0) is something only node:dgram's address parsing understands.
+  const zoned = opts.host.includes('%') || (opts.connect?.host.includes('%') ?? false);
+  const kind = opts.kind ?? (zoned ? 'dgram' : defaultUdpKind());
   if (kind === 'batched') {
     const native = loadAddon();
     if (!native) throw new Error(`the batched UDP addon is not built (${ADDON_PATH}); run npm run build`);
@@ -161,8 +172,7 @@ class BatchedUdpEndpoint implements UdpEndpoint {
     this.sendBatch(buf, buf.length, this.oneLength, 1, to);
   }
 
-  /** Datagrams dropped because the kernel's send buffer and the addon's queue behind it were full, and whether GSO/GRO are on. */
-  stats(): { dropped: number; gso: boolean; gro: boolean } {
+  stats(): UdpStats {
     const [dropped, gso, gro] = this.native.stats(this.handle);
     return { dropped, gso, gro };
   }
@@ -236,6 +246,11 @@ class DgramUdpEndpoint implements UdpEndpoint {
     const copy = Buffer.from(buf);
     if (to) this.socket.send(copy, to.port, to.host);
     else this.socket.send(copy);
+  }
+
+  stats(): UdpStats {
+    // node:dgram queues what the kernel cannot take yet rather than dropping it.
+    return { dropped: 0, gso: false, gro: false };
   }
 
   close(): Promise<void> {
