@@ -60,6 +60,12 @@ typedef struct {
   int gso;
   int gro;
   int closed;
+  // Inside the JavaScript callback: close() then leaves the release to read_datagrams.
+  int dispatching;
+  int release_pending;
+  // The uv handle is closed, and the JavaScript handle was collected: the last of both frees.
+  int handle_closed;
+  int finalized;
   int events;
   uv_poll_t poll;
   napi_env env;
@@ -74,6 +80,8 @@ typedef struct {
   size_t pending_bytes;
   double dropped;
 } endpoint_t;
+
+static void release(endpoint_t *ep);
 
 #define CHECK(call)                                                        \
   do {                                                                     \
@@ -215,7 +223,13 @@ static void read_datagrams(endpoint_t *ep) {
       write_meta(ep->meta + i * META_INTS, (uint32_t)i * RECV_SLOT, len, seg, &from[i]);
       total += seg > 0 ? (int)((len + seg - 1) / seg) : 1;
     }
+    ep->dispatching = 1;
     call_on_batch(ep, n);
+    ep->dispatching = 0;
+    if (ep->release_pending) {
+      release(ep);
+      return;
+    }
     if (n < RECV_MSGS) return;
   }
 }
@@ -433,7 +447,36 @@ static void on_closed(uv_handle_t *handle) {
     ep->head = p->next;
     free(p);
   }
-  free(ep);
+  ep->handle_closed = 1;
+  if (ep->finalized) free(ep);
+}
+
+// Drops what keeps JavaScript objects alive and closes the socket once libuv lets go of it.
+static void release(endpoint_t *ep) {
+  ep->release_pending = 0;
+  napi_delete_reference(ep->env, ep->on_batch);
+  napi_delete_reference(ep->env, ep->recv_ref);
+  napi_delete_reference(ep->env, ep->meta_ref);
+  napi_async_destroy(ep->env, ep->async_ctx);
+  uv_close((uv_handle_t *)&ep->poll, on_closed);
+}
+
+static void close_endpoint(endpoint_t *ep) {
+  if (ep->closed) return;
+  // Whatever still waits for the socket gets one last try: a CONNECTION_CLOSE is often in it.
+  flush_pending(ep);
+  ep->closed = 1;
+  uv_poll_stop(&ep->poll);
+  if (ep->dispatching) ep->release_pending = 1;
+  else release(ep);
+}
+
+// The JavaScript handle was collected. That happens only after close: until then the reference to
+// the callback (which holds the handle) keeps it alive. So stats() or send() after close are safe.
+static void finalize(napi_env env, void *data, void *hint) {
+  endpoint_t *ep = data;
+  ep->finalized = 1;
+  if (ep->handle_closed) free(ep);
 }
 
 static napi_value ep_close(napi_env env, napi_callback_info info) {
@@ -442,16 +485,7 @@ static napi_value ep_close(napi_env env, napi_callback_info info) {
   endpoint_t *ep;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_value_external(env, argv[0], (void **)&ep));
-  if (ep->closed) return NULL;
-  // Whatever still waits for the socket gets one last try: a CONNECTION_CLOSE is often in it.
-  flush_pending(ep);
-  ep->closed = 1;
-  uv_poll_stop(&ep->poll);
-  napi_delete_reference(env, ep->on_batch);
-  napi_delete_reference(env, ep->recv_ref);
-  napi_delete_reference(env, ep->meta_ref);
-  napi_async_destroy(env, ep->async_ctx);
-  uv_close((uv_handle_t *)&ep->poll, on_closed);
+  close_endpoint(ep);
   return NULL;
 }
 
@@ -566,7 +600,7 @@ static napi_value ep_open(napi_env env, napi_callback_info info) {
     inet_ntop(AF_INET, &a->sin_addr, local_host, sizeof local_host);
     local_port = ntohs(a->sin_port);
   }
-  CHECK(napi_create_external(env, ep, NULL, NULL, &endpoint));
+  CHECK(napi_create_external(env, ep, finalize, NULL, &endpoint));
   CHECK(napi_create_array_with_length(env, 5, &out));
   napi_set_element(env, out, 0, endpoint);
   napi_set_element(env, out, 1, recv_buf);

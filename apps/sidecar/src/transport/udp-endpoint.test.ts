@@ -127,3 +127,30 @@ test('formatAddress writes addresses as inet_ntop does', () => {
   assert.equal(formatAddress(6, v6(0x2001, 0xdb8, 0, 1, 1, 1, 1, 1)), '2001:db8:0:1:1:1:1:1', 'a single zero group stays');
   assert.equal(formatAddress(6, v6(0, 0, 0, 0, 0, 0xffff, 0x7f00, 0x0001)), '::ffff:127.0.0.1');
 });
+
+test('a batched socket closed from inside its own datagram handler hears nothing more and stays safe to ask', { skip: process.platform !== 'linux' }, async () => {
+  const receiver = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: 'batched' });
+  const sender = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: 'batched' });
+  try {
+    let heard = 0;
+    const first = new Promise<void>((resolve) => {
+      receiver.onDatagram = () => {
+        heard++;
+        void receiver.close();
+        resolve();
+      };
+    });
+    const { buf, lengths } = batchOf(Array<number>(10).fill(1000), 1000);
+    sender.sendBatch(buf, 1000, lengths, 10, receiver.local);
+    await first;
+    await new Promise((r) => setTimeout(r, 50));
+    sender.sendBatch(buf, 1000, lengths, 10, receiver.local);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(heard, 1, 'the rest of the batch and later datagrams are not delivered');
+    assert.equal(receiver.stats().dropped, 0);
+    receiver.send(buf.subarray(0, 10), sender.local); // a no-op once closed, not a crash
+  } finally {
+    await sender.close();
+    await receiver.close();
+  }
+});
