@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPinned, type PinnedConnection, type TrustPolicy } from '../transport/pinned-connect.js';
 import type { TrustStore } from '../transport/trust-store.js';
 import type { HostPort, Identity } from '../transport/types.js';
-import type { CongestionControl } from '../transport/congestion.js';
 
 export interface PeerTarget {
   target: HostPort;
@@ -12,8 +11,6 @@ export interface PeerTarget {
   handshakeTimeoutMs?: number;
   /** Largest UDP payload we send (1350 fits every path; more only where the path carries it). */
   datagramSize?: number;
-  /** Congestion control for what we send (a push's data); default CUBIC. */
-  congestion?: CongestionControl;
 }
 
 export interface ReconnectHooks {
@@ -54,7 +51,6 @@ export async function withReconnects(peer: PeerTarget, hooks: ReconnectHooks, se
         identity: peer.identity,
         ...(peer.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: peer.handshakeTimeoutMs }),
         ...(peer.datagramSize !== undefined && { maxDatagramSize: peer.datagramSize }),
-        ...(peer.congestion !== undefined && { congestion: peer.congestion }),
       });
     } catch (err) {
       if (hooks.once || isFatal(err)) throw err;
