@@ -317,14 +317,22 @@ static int plan_groups(const uint32_t *lengths, int count, int gso, group_t *gro
   return n;
 }
 
+// Reads a call's arguments; argv[0] must be an endpoint from open(). NULL (exception pending) if not.
+static endpoint_t *endpoint_arg(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  endpoint_t *ep = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1 || napi_get_value_external(env, argv[0], (void **)&ep) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udp_batch: expected an endpoint from open()");
+    return NULL;
+  }
+  return ep;
+}
+
 // send(endpoint, buf, slotSize, lengths: Uint32Array, count, host?: string, port?: number)
 static napi_value ep_send(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
-  endpoint_t *ep;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_external(env, argv[0], (void **)&ep));
-  if (ep->closed) return NULL;
+  endpoint_t *ep = endpoint_arg(env, info, &argc, argv);
+  if (ep == NULL || ep->closed) return NULL;
   uint8_t *buf;
   size_t buf_len;
   CHECK(napi_get_buffer_info(env, argv[1], (void **)&buf, &buf_len));
@@ -482,10 +490,8 @@ static void finalize(napi_env env, void *data, void *hint) {
 static napi_value ep_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  endpoint_t *ep;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_external(env, argv[0], (void **)&ep));
-  close_endpoint(ep);
+  endpoint_t *ep = endpoint_arg(env, info, &argc, argv);
+  if (ep != NULL) close_endpoint(ep);
   return NULL;
 }
 
@@ -493,9 +499,8 @@ static napi_value ep_close(napi_env env, napi_callback_info info) {
 static napi_value ep_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out, v;
-  endpoint_t *ep;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_value_external(env, argv[0], (void **)&ep));
+  endpoint_t *ep = endpoint_arg(env, info, &argc, argv);
+  if (ep == NULL) return NULL;
   CHECK(napi_create_array_with_length(env, 3, &out));
   napi_create_double(env, ep->dropped, &v);
   napi_set_element(env, out, 0, v);
