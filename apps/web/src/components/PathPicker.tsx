@@ -29,6 +29,11 @@ export function PathPicker({ initialPath, onCancel, onPick }: Props) {
   const [typed, setTyped] = useState(initialPath ?? '');
   const [chosenFile, setChosenFile] = useState<string>();
   const [links, setLinks] = useState<QuickLink[]>([]);
+  // Listings can arrive out of order (the first one may still be loading when the user goes
+  // elsewhere): only the latest request's answer is shown, and what the user typed meanwhile is
+  // never overwritten by an answer to an earlier request.
+  const latestRequest = useRef(0);
+  const edits = useRef(0);
 
   useEffect(() => {
     if (dialog.current && !dialog.current.open) dialog.current.showModal();
@@ -36,17 +41,20 @@ export function PathPicker({ initialPath, onCancel, onPick }: Props) {
   }, []);
 
   async function open(path?: string) {
+    const request = ++latestRequest.current;
+    const editsBefore = edits.current;
     setLoading(true);
     setChosenFile(undefined);
     try {
       const next = await api.fs.list.query(path === undefined ? {} : { path });
+      if (request !== latestRequest.current) return;
       setListing(next);
-      setTyped(next.path);
+      if (edits.current === editsBefore) setTyped(next.path);
       setLoadError(undefined);
     } catch (err) {
-      setLoadError(errorText(err));
+      if (request === latestRequest.current) setLoadError(errorText(err));
     } finally {
-      setLoading(false);
+      if (request === latestRequest.current) setLoading(false);
     }
   }
 
@@ -100,7 +108,10 @@ export function PathPicker({ initialPath, onCancel, onPick }: Props) {
               id={pathId}
               className={`${control} mt-1 font-mono`}
               value={typed}
-              onChange={(e) => setTyped(e.target.value)}
+              onChange={(e) => {
+                edits.current++;
+                setTyped(e.target.value);
+              }}
               spellCheck={false}
               autoComplete="off"
             />
