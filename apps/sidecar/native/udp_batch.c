@@ -628,8 +628,6 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_create_object(env, &constants);
   napi_create_int32(env, META_INTS, &v);
   napi_set_named_property(env, constants, "META_INTS", v);
-  napi_create_int32(env, SEND_MAX, &v);
-  napi_set_named_property(env, constants, "SEND_MAX", v);
   napi_set_named_property(env, exports, "constants", constants);
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

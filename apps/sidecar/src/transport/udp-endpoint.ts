@@ -52,7 +52,7 @@ export interface OpenUdpOptions {
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 interface UdpAddon {
-  constants: { META_INTS: number; SEND_MAX: number };
+  constants: { META_INTS: number };
   open(ipv6: boolean, host: string, port: number, onBatch: (count: number) => void, peerHost?: string, peerPort?: number): [NativeHandle, Buffer, Int32Array, string, number];
   send(handle: NativeHandle, buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, host?: string, port?: number): void;
   close(handle: NativeHandle): void;
