@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFile, chmod, mkdir, mkdtemp, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, rename, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +17,7 @@ import {
 } from './errors.js';
 import { LocalFolderSource } from './folder-source.js';
 import { IndexCache } from './index-cache.js';
+import { DirectoryWatch } from '../fs/directory-watch.js';
 import { folderRoot, merkleRoot } from './merkle.js';
 import type { FolderSummary } from './types.js';
 
@@ -344,5 +345,45 @@ describe('LocalFolderSource ignore option', () => {
     }
     assert.equal((await src.chunkHashes('src/a.ts')).length, 1);
     await assert.rejects(new LocalFolderSource(root, { ignore, only: 'src/build/out.js' }).summary(), IgnoredPathError);
+  });
+});
+
+describe('LocalFolderSource with a DirectoryWatch', () => {
+  let root: string;
+  let watch: DirectoryWatch;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'leafsync-watched-'));
+    await mkdir(join(root, 'a/b'), { recursive: true });
+    await writeFile(join(root, 'a/b/f'), 'one');
+    await writeFile(join(root, '.leafsyncignore'), '');
+  });
+  after(async () => {
+    watch.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('answers an unchanged folder from its last listing, and sees every edit made just before it is asked', async () => {
+    watch = new DirectoryWatch();
+    const src = new LocalFolderSource(root, { watch, readIgnoreFile: true });
+    const first = await src.scan();
+    assert.equal(await src.scan(), first, 'nothing changed: the same listing, not a new walk');
+    const paths = async (): Promise<string[]> => (await src.summary()).entries.map((e) => `${e.path}:${e.size}`);
+    const edits: Array<[string, () => Promise<unknown>, string]> = [
+      ['a deep file grows', () => writeFile(join(root, 'a/b/f'), 'grown'), 'a/b/f:5'],
+      ['a new folder with a file', async () => {
+        await mkdir(join(root, 'a/new'));
+        await writeFile(join(root, 'a/new/g'), 'g');
+      }, 'a/new/g:1'],
+      // Only watched once a scan listed it: the scan that found it must not be trusted blindly.
+      ['a second file in that new folder', () => writeFile(join(root, 'a/new/h'), 'hh'), 'a/new/h:2'],
+      ['a rename', () => rename(join(root, 'a/new/h'), join(root, 'a/h2')), 'a/h2:2'],
+    ];
+    for (const [what, edit, expected] of edits) {
+      await src.summary();
+      await edit();
+      assert.ok((await paths()).includes(expected), what);
+    }
+    await writeFile(join(root, '.leafsyncignore'), 'a/b/\n');
+    assert.ok(!(await paths()).includes('a/b/f:5'), 'an edit to the rules applies at once');
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks } from './chunking.js';
 import {
   ChunkOutOfRangeError,
@@ -23,6 +24,7 @@ import type { FileSummary, FolderSummary, RelPath, RemoteFolder } from './types.
 import { errCode, errMessage, lstatOrNull } from '../fs/fs-errors.js';
 import { compareUtf8 } from '../util/utf8-order.js';
 import { OPEN_SCANNED_FILE, ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
+import type { DirectoryWatch } from '../fs/directory-watch.js';
 
 export interface LocalFolderSourceOptions {
   /** Serve just this one regular file (single-file session). */
@@ -45,7 +47,20 @@ export interface LocalFolderSourceOptions {
    * synced, an interrupted in-place update put back) once, when first found, not at every pass.
    */
   onWarning?: (warning: ScanWarning) => void;
+  /**
+   * Watches the folder (not in single-file mode) so a scan with nothing changed since the last
+   * one returns that one instead of walking the tree again, for up to WATCHED_LISTING_TRUST_MS.
+   * The caller owns it and closes it.
+   */
+  watch?: DirectoryWatch;
 }
+
+/**
+ * How long a watched listing with no change seen is trusted. Syncthing trusts its watcher for an
+ * hour between full rescans; this is shorter because what inotify misses (mmap writes, another
+ * machine writing to a network filesystem) would otherwise be missed for that long.
+ */
+export const WATCHED_LISTING_TRUST_MS = 30_000;
 
 /** One listing of the folder, before any hashing: what summary() builds on. */
 export interface FolderScan {
@@ -118,6 +133,9 @@ export class LocalFolderSource implements RemoteFolder {
   private paths: InsideRoot;
   /** The last summary, the digest of the scan it was built from, and the files it could not read. */
   private lastSummary: { digest: Uint8Array; summary: FolderSummary; unreadableFiles: ScanWarning[] } | undefined;
+  private readonly watch: DirectoryWatch | undefined;
+  /** The last scan and when it began, while `watch` says nothing changed since. */
+  private lastScan: { scan: FolderScan; startedAt: number } | undefined;
 
   constructor(rootAbs: string, opts?: LocalFolderSourceOptions) {
     this.rootAbs = rootAbs;
@@ -127,6 +145,7 @@ export class LocalFolderSource implements RemoteFolder {
     this.readIgnoreFile = opts?.readIgnoreFile === true;
     this.onWarning = opts?.onWarning;
     this.paths = new InsideRoot(rootAbs);
+    this.watch = this.only === undefined ? opts?.watch : undefined;
   }
 
   /** What the last summary() skipped (unreadable files and directories, names that cannot be synced). */
@@ -139,6 +158,17 @@ export class LocalFolderSource implements RemoteFolder {
    * index must first be loaded: a caller holding the digest of an earlier scan can skip the rest.
    */
   async scan(): Promise<FolderScan> {
+    const watch = this.watch;
+    if (watch !== undefined && this.lastScan !== undefined) {
+      // Changes the kernel reported before this call are handled first, so none is missed.
+      await yieldToEventLoop();
+      if (watch.unchanged && performance.now() - this.lastScan.startedAt < WATCHED_LISTING_TRUST_MS) return this.lastScan.scan;
+    }
+    this.lastScan = undefined;
+    const startedAt = performance.now();
+    // Watched before the rules are read, so an edit to them is seen too.
+    watch?.scanStarted();
+    watch?.beforeListing(join(this.rootAbs, sep));
     if (this.readIgnoreFile) this.ignore = await loadIgnoreRules(this.rootAbs);
     this.paths = new InsideRoot(this.rootAbs);
     if (this.only !== undefined && this.isIgnored(this.only)) throw new IgnoredPathError(this.only);
@@ -151,11 +181,15 @@ export class LocalFolderSource implements RemoteFolder {
       ...(this.only !== undefined && { only: this.only }),
       ...(this.ignore !== undefined && { ignore: this.ignore }),
       onWarning: (w) => warnings.push(w),
+      ...(watch !== undefined && { beforeListing: (dir: string) => watch.beforeListing(dir) }),
     });
+    watch?.scanFinished();
     this.toldBefore = this.toldNow;
     this.toldNow = new Set();
     this.tell(warnings);
-    return { entries, warnings, digest: scanDigest(entries) };
+    const scan: FolderScan = { entries, warnings, digest: scanDigest(entries) };
+    if (watch !== undefined) this.lastScan = { scan, startedAt };
+    return scan;
   }
 
   private tell(warnings: readonly ScanWarning[]): void {

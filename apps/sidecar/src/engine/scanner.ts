@@ -34,6 +34,8 @@ export interface ScanOptions {
   onWarning?: (warning: ScanWarning) => void;
   /** Excluded entries are left out and excluded directories are not descended into. */
   ignore?: IgnoreMatcher;
+  /** Called with each directory's absolute path just before it is listed (see DirectoryWatch). */
+  beforeListing?: (dirAbs: string) => void;
 }
 
 /**
@@ -62,7 +64,14 @@ export async function scanFolderOnDisk(rootAbs: string, opts?: ScanOptions): Pro
   const rootStat = lstatOrNull(rootAbs);
   // The root may itself be a symlink the user chose; only what is inside is never followed.
   if (rootStat === null) throw new NotFoundError(rootAbs, 'Folder');
-  const w: Walk = { base: join(rootAbs, sep), out: [], warn: opts?.onWarning ?? (() => {}), ignored, sinceYield: 0 };
+  const w: Walk = {
+    base: join(rootAbs, sep),
+    out: [],
+    warn: opts?.onWarning ?? (() => {}),
+    ignored,
+    beforeListing: opts?.beforeListing ?? (() => {}),
+    sinceYield: 0,
+  };
   await walk(w, '', '', true);
   return w.out.sort((a, b) => compareUtf8(a.path, b.path));
 }
@@ -74,6 +83,7 @@ interface Walk {
   out: ScannedEntryOnDisk[];
   warn: (w: ScanWarning) => void;
   ignored: IgnoreMatcher;
+  beforeListing: (dirAbs: string) => void;
   /** lstat calls since the walk last let the event loop run. */
   sinceYield: number;
 }
@@ -82,9 +92,11 @@ const LSTAT_BATCH = 64;
 
 async function walk(w: Walk, relDir: string, diskDir: string, isRoot: boolean): Promise<void> {
   let names: string[];
+  const dirAbs = w.base + diskDir;
+  w.beforeListing(dirAbs);
   try {
     // Synchronous for the same reason as lstat below. Names only: lstat says what each one is.
-    names = readdirSync(w.base + diskDir);
+    names = readdirSync(dirAbs);
   } catch (err) {
     if (isRoot) throw err;
     if (errCode(err) === 'ENOENT') return; // deleted while we scanned: nothing to sync

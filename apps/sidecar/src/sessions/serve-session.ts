@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalFolderSource } from '../engine/folder-source.js';
+import { isInternalName } from '../engine/internal-names.js';
+import { DirectoryWatch } from '../fs/directory-watch.js';
 import { IndexCache } from '../engine/index-cache.js';
 import type { RelPath } from '../engine/types.js';
 import { serveConnection, type ServedFolder } from '../protocol/server-session.js';
@@ -43,8 +45,12 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     if (!info?.isFile()) throw new FolderError(`--file ${opts.file}: no such file in ${folder}`);
   }
   const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => opts.log?.(w.message) });
+  // Clients ask for the listing at every pass; with nothing changed the server answers without
+  // walking the folder again.
+  const watch = new DirectoryWatch({ ignoreName: isInternalName, ...(opts.log && { onGiveUp: opts.log }) });
   const source = new LocalFolderSource(folder, {
     cache,
+    watch,
     readIgnoreFile: true,
     onWarning: (w) => opts.log?.(w.message),
     ...(opts.file !== undefined && { only: opts.file }),
@@ -74,6 +80,7 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     folder,
     close: async () => {
       await server.close();
+      watch.close();
       cache.close();
     },
   };
