@@ -103,6 +103,6 @@ export class DirectoryWatch {
     this.gaveUp = true;
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
-    this.opts.onGiveUp?.(`not watching the folder for changes (${reason}): every request for its listing walks it again`);
+    this.opts.onGiveUp?.(`not watching the folder for changes (${reason}): each scan walks it again`);
   }
 }

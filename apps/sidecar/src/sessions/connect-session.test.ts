@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PassSummary } from '@leafsync/shared';
 import { LocalFolderSource } from '../engine/folder-source.js';
@@ -92,4 +92,56 @@ test('the first pass after a failed connection attempt scans afresh: a local edi
   assert.deepEqual(passes[0]!.failures, []);
   assert.equal(passes[0]!.filesChanged, 1, 'the edit was seen and the server version restored');
   assert.equal(await readFile(join(dest, 'a.txt'), 'utf8'), 'the server version\n');
+});
+
+test('a running connect notices every local change between passes (its folder is watched, not re-walked while unchanged)', async (t) => {
+  const [serverHome, clientHome, served, dest] = await tempDirs(t, 'sh', 'ch', 'served', 'dest');
+  await mkdir(join(served, 'deep/er'), { recursive: true });
+  await writeFile(join(served, 'deep/er/a.txt'), 'server a\n');
+  await writeFile(join(served, 'b.txt'), 'server b\n');
+  const source = new LocalFolderSource(served);
+  const server = await QuicServer.listen({ host: '127.0.0.1', port: 0, identity: await loadOrCreateIdentity(serverHome), onConnection: (c) => void serveConnection(c, { source }) });
+  t.after(() => server.close());
+  const stop = new AbortController();
+  const passes: PassSummary[] = [];
+  const waiters: Array<() => void> = [];
+  const nextPass = () => new Promise<PassSummary>((resolve) => waiters.push(() => resolve(passes.at(-1)!)));
+  const running = runConnect(
+    {
+      target: server.address,
+      folder: dest,
+      home: clientHome,
+      trust: await TrustStore.load(clientHome),
+      policy: { acceptFirst: true },
+      identity: await loadOrCreateIdentity(clientHome),
+    },
+    {
+      signal: stop.signal,
+      intervalMs: 200,
+      onPass: (r) => {
+        passes.push(r);
+        waiters.splice(0).forEach((w) => w());
+      },
+    },
+  );
+  t.after(() => stop.abort());
+  assert.equal((await nextPass()).filesChanged, 2);
+  assert.equal((await nextPass()).filesChanged, 0, 'an idle pass changes nothing');
+  const edits: Array<[string, () => Promise<unknown>]> = [
+    ['a deep file edited', () => writeFile(join(dest, 'deep/er/a.txt'), 'edited here\n')],
+    ['a file deleted', () => rm(join(dest, 'b.txt'))],
+    ['a folder deleted', () => rm(join(dest, 'deep'), { recursive: true })],
+  ];
+  for (const [what, edit] of edits) {
+    // Made right after a pass, while connect waits for the next one.
+    const after = nextPass();
+    await edit();
+    const pass = await after;
+    assert.deepEqual(pass.failures, [], what);
+    assert.ok(pass.filesChanged >= 1, what);
+    assert.equal(await readFile(join(dest, 'deep/er/a.txt'), 'utf8'), 'server a\n', what);
+    assert.equal(await readFile(join(dest, 'b.txt'), 'utf8'), 'server b\n', what);
+  }
+  stop.abort();
+  await running;
 });

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalFolderSource, type FolderScan } from '../engine/folder-source.js';
 import { IndexCache } from '../engine/index-cache.js';
+import { isInternalName } from '../engine/internal-names.js';
+import { DirectoryWatch } from '../fs/directory-watch.js';
 import type { PassSummary } from '@leafsync/shared';
 import { pullPass, scanLocal, type PullEvent, type PullState } from '../engine/pull.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
@@ -48,16 +50,20 @@ export interface ConnectHooks extends ReconnectHooks {
 export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {}): Promise<PassSummary | undefined> {
   const folder = await destinationFolder(opts.folder);
   const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => hooks.onNotice?.(w.message) });
+  // Between passes nothing may have changed here: a watched folder is not walked again for that.
+  const watch = hooks.once ? undefined : new DirectoryWatch({ ignoreName: isInternalName, ...(hooks.onNotice && { onGiveUp: hooks.onNotice }) });
   try {
-    return await connectLoop(opts, hooks, folder, cache);
+    return await connectLoop(opts, hooks, folder, cache, watch);
   } finally {
+    watch?.close();
     cache.close();
   }
 }
 
-async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, cache: IndexCache): Promise<PassSummary | undefined> {
+async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, cache: IndexCache, watch: DirectoryWatch | undefined): Promise<PassSummary | undefined> {
   const local = new LocalFolderSource(folder, {
     cache,
+    ...(watch && { watch }),
     readIgnoreFile: true,
     onWarning: (w) => hooks.onNotice?.(w.message),
     ...(opts.file !== undefined && { only: opts.file }),
