@@ -66,6 +66,21 @@ describe('chunking', () => {
     });
   }
 
+  it('a size hint picks the read buffer, never the result: a file larger or smaller than its hint is still hashed whole', async () => {
+    const KiB = 1024;
+    for (const size of [0, 1, 128 * KiB - 1, 128 * KiB, 128 * KiB + 1, MiB + 1]) {
+      const file = join(dir, `hinted-${size}`);
+      await writeFile(file, randomBytes(size));
+      const expected = await hashFileChunks(file);
+      for (const hint of [0, 1, Math.max(0, size - 1), size, size + 1, 100 * KiB, 2 * MiB]) {
+        const before = { ...hashStats };
+        assert.deepEqual(await hashFileChunks(file, hint), expected, `size ${size}, hint ${hint}`);
+        assert.equal(hashStats.bytesHashed - before.bytesHashed, size);
+        assert.equal(hashStats.filesHashed - before.filesHashed, 1);
+      }
+    }
+  });
+
   it('rejects negative and fractional sizes and indices', () => {
     assert.throws(() => chunkCount(-1), RangeError);
     assert.throws(() => chunkCount(1.5), RangeError);

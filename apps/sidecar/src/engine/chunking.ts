@@ -36,57 +36,81 @@ export function hashChunk(data: Uint8Array): Uint8Array {
 }
 
 /**
- * Hashes a file chunk by chunk. One descriptor and one pooled 1 MiB buffer, so hashing a large
+ * Hashes a file chunk by chunk. One descriptor and one pooled read buffer, so hashing a large
  * tree allocates nothing per chunk except the 32-byte digests. `size` is what was actually read:
  * if the file changes meanwhile the caller sees a size that matches the hashes, not a stale stat.
- * `sizeHint` (from a stat) picks blocking reads for a small file; any size is still read whole.
+ * `sizeHint` (from a stat) picks blocking reads and a small buffer for a small file; any size is
+ * still read whole.
  */
 export async function hashFileChunks(absPath: string, sizeHint?: number): Promise<{ size: number; hashes: Uint8Array[] }> {
   const io = sizeHint === undefined ? pooledIo : ioFor(sizeHint);
   const fd = await io.open(absPath, OPEN_SCANNED_FILE);
   try {
     if (!(await io.fstat(fd)).isFile()) throw new NotRegularFileError(absPath, 'not a regular file');
-    return await hashFd(io, fd);
+    return await hashFd(io, fd, sizeHint);
   } finally {
     await io.close(fd);
   }
 }
 
-/**
- * Spare 1 MiB read buffers for hashing. A folder of small files is hashed (by a scan, and again
- * by each staging file's Merkle check) one file at a time per task: a fresh 1 MiB buffer per file
- * made 10,000 files cost 10 GiB of allocations (bench W2: 31.0 s and 33 s of client CPU before
- * the pool, 23.9 s and 21.8 s after).
- */
-const spareBuffers: Buffer[] = [];
-const MAX_SPARE_BUFFERS = 8;
+/** Read buffers of one size, kept for reuse up to a count; more are allocated when all are in use. */
+class SpareBuffers {
+  private readonly spare: Buffer[] = [];
+  constructor(
+    readonly size: number,
+    private readonly keep: number,
+  ) {}
 
-async function withSpareBuffer<T>(use: (buf: Buffer) => Promise<T>): Promise<T> {
-  const buf = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE);
-  try {
-    return await use(buf);
-  } finally {
-    if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buf);
+  async with<T>(use: (buf: Buffer) => Promise<T>): Promise<T> {
+    const buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    try {
+      return await use(buf);
+    } finally {
+      if (this.spare.length < this.keep) this.spare.push(buf);
+    }
   }
 }
 
-/** hashFileChunks over a descriptor the caller already has open (reads from offset 0 to the end). */
-export function hashFd(io: FdIo, fd: number): Promise<{ size: number; hashes: Uint8Array[] }> {
-  return withSpareBuffer((buf) => hashWith(buf, io, fd));
+/**
+ * A folder of small files is hashed (by a scan, and again by each staging file's Merkle check)
+ * one file at a time per task: a fresh 1 MiB buffer per file made 10,000 files cost 10 GiB of
+ * allocations (bench W2: 31.0 s and 33 s of client CPU before these were kept, 23.9 s and 21.8 s
+ * after). Up to 64 small files are finalized at once, more than the 1 MiB buffers kept, so small
+ * files have their own smaller buffers: with 1 MiB ones alone, pulling 10,000 one-byte files
+ * still made 23 full garbage collections (each new 1 MiB counts towards V8's external-memory
+ * limit) and 274 young ones, against 2 and 48 with these.
+ */
+const chunkBuffers = new SpareBuffers(CHUNK_SIZE, 8);
+const SMALL_READ_BYTES = 128 * 1024;
+const smallBuffers = new SpareBuffers(SMALL_READ_BYTES, 64);
+
+/**
+ * hashFileChunks over a descriptor the caller already has open (reads from offset 0 to the end).
+ * `sizeHint` is only a hint: a file that turns out larger than it said is still read whole.
+ */
+export async function hashFd(io: FdIo, fd: number, sizeHint?: number): Promise<{ size: number; hashes: Uint8Array[] }> {
+  if (sizeHint !== undefined && sizeHint < SMALL_READ_BYTES) {
+    const whole = await smallBuffers.with((buf) => hashIfShorter(buf, io, fd));
+    if (whole !== undefined) return whole;
+  }
+  return chunkBuffers.with((buf) => hashWith(buf, io, fd));
+}
+
+/** The file's one hash if all of it fits in `buf` with room to spare; undefined if it filled `buf`. */
+async function hashIfShorter(buf: Buffer, io: FdIo, fd: number): Promise<{ size: number; hashes: Uint8Array[] } | undefined> {
+  const size = await fill(buf, io, fd, 0);
+  if (size === buf.length) return undefined;
+  hashStats.bytesHashed += size;
+  hashStats.filesHashed += 1;
+  return { size, hashes: size === 0 ? [] : [hashChunk(buf.subarray(0, size))] };
 }
 
 async function hashWith(buf: Buffer, io: FdIo, fd: number): Promise<{ size: number; hashes: Uint8Array[] }> {
   const hashes: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    // A read may return fewer bytes than asked; fill the whole chunk before hashing it so
-    // chunk boundaries stay at exact multiples of CHUNK_SIZE.
-    let filled = 0;
-    while (filled < CHUNK_SIZE) {
-      const bytesRead = await io.read(fd, buf, filled, CHUNK_SIZE - filled, size + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
+    // Chunk boundaries stay at exact multiples of CHUNK_SIZE: each chunk is read whole first.
+    const filled = await fill(buf, io, fd, size);
     if (filled === 0) break;
     hashes.push(hashChunk(buf.subarray(0, filled)));
     size += filled;
@@ -95,6 +119,17 @@ async function hashWith(buf: Buffer, io: FdIo, fd: number): Promise<{ size: numb
   }
   hashStats.filesHashed += 1;
   return { size, hashes };
+}
+
+/** Reads from `position` until `buf` is full or the file ends (a read may return fewer bytes than asked); returns the bytes read. */
+async function fill(buf: Buffer, io: FdIo, fd: number, position: number): Promise<number> {
+  let filled = 0;
+  while (filled < buf.length) {
+    const bytesRead = await io.read(fd, buf, filled, buf.length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled;
 }
 
 function assertSize(size: number): void {

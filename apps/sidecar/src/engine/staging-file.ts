@@ -184,7 +184,7 @@ export class StagingFile {
    * just that one fsync: two would mean two journal commits.
    */
   private async rehashWhileFlushing(fd: number): Promise<{ size: number; hashes: Uint8Array[] }> {
-    if (this.size <= CHUNK_SIZE) return hashFd(this.io, fd);
+    if (this.size <= CHUNK_SIZE) return hashFd(this.io, fd, this.size);
     // Both settle before anything else touches the descriptor, whichever fails.
     const [read, flushed] = await Promise.allSettled([hashFd(this.io, fd), fdatasyncFd(fd)]);
     if (read.status === 'rejected') throw read.reason;
