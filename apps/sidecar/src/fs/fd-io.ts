@@ -18,6 +18,7 @@ import {
   read,
   readSync,
   rename,
+  renameSync,
   write,
   writeSync,
 } from 'node:fs';
@@ -27,8 +28,7 @@ import {
  * or close each wakes a thread-pool thread and comes back through the event loop, which costs far
  * more than the syscall itself on a cached small file; a folder of small files is nothing but
  * that overhead (bench W2, 10,000 files of 1–64 KiB). Blocking the event loop for one read or
- * write of at most this much is cheap. Creating a file and renaming one are not: they change a
- * directory (~100 µs each here), so those go to the pool whatever the size.
+ * write of at most this much is cheap.
  */
 export const SMALL_FILE_BYTES = 64 * 1024;
 
@@ -62,9 +62,7 @@ export interface FdIo {
 
 // async wrappers: a failing blocking call becomes a rejection, as it would with the pool.
 export const blockingIo: FdIo = {
-  // Pulling 10,000 one-byte files (6 alternated pairs): 4.3–5.2 s (median 4.8) with creates and
-  // renames on the pool, 4.8–5.8 s (5.6) with them blocking the event loop the transport runs on.
-  open: async (path, flags, mode) => ((flags & constants.O_CREAT) !== 0 ? await pooledIo.open(path, flags, mode) : openSync(path, flags, mode)),
+  open: async (path, flags, mode) => openSync(path, flags, mode),
   fstat: async (fd) => fstatSync(fd),
   read: async (fd, buf, offset, length, position) => readSync(fd, buf, offset, length, position),
   write: async (fd, buf, offset, length, position) => writeSync(fd, buf, offset, length, position),
@@ -72,7 +70,7 @@ export const blockingIo: FdIo = {
   fchmod: async (fd, mode) => fchmodSync(fd, mode),
   futimes: async (fd, atime, mtime) => futimesSync(fd, atime, mtime),
   close: async (fd) => closeSync(fd),
-  rename: (from, to) => pooledIo.rename(from, to),
+  rename: async (from, to) => renameSync(from, to),
 };
 
 export const pooledIo: FdIo = {
