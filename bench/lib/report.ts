@@ -85,6 +85,8 @@ export function rows(w: WorkloadResult): Row[] {
 }
 
 const f = (x: number | undefined, digits = 2): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
+/** Wall seconds: a pass of a few milliseconds shows as such, not as 0.00. */
+export const seconds = (x: number | undefined): string => f(x, x !== undefined && x < 0.1 ? 3 : 2);
 
 export function bytesHuman(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '—';
@@ -102,7 +104,7 @@ export function markdownTable(all: WorkloadResult[]): string {
   for (const w of all) {
     for (const r of rows(w)) {
       out.push(
-        `| ${r.workload} | ${r.tool} | ${r.runs} | ${f(r.wallMedianS)} (${f(r.wallMinS)}–${f(r.wallMaxS)}) | ${f(r.mbPerS, 0)} | ${bytesHuman(r.wireBytes)} | ${f(r.clientPeakRssMiB, 0)} / ${f(r.serverPeakRssMiB, 0)} | ${f(r.clientCpuS)} / ${f(r.serverCpuS)} | ${r.cpuSPerGiB ? `${f(r.cpuSPerGiB.client)} / ${f(r.cpuSPerGiB.server)}` : '—'} | ${r.ratioVsRsync === undefined ? '—' : `${f(r.ratioVsRsync)}×`} |`,
+        `| ${r.workload} | ${r.tool} | ${r.runs} | ${seconds(r.wallMedianS)} (${seconds(r.wallMinS)}–${seconds(r.wallMaxS)}) | ${f(r.mbPerS, 0)} | ${bytesHuman(r.wireBytes)} | ${f(r.clientPeakRssMiB, 0)} / ${f(r.serverPeakRssMiB, 0)} | ${f(r.clientCpuS)} / ${f(r.serverCpuS)} | ${r.cpuSPerGiB ? `${f(r.cpuSPerGiB.client)} / ${f(r.cpuSPerGiB.server)}` : '—'} | ${r.ratioVsRsync === undefined ? '—' : `${f(r.ratioVsRsync)}×`} |`,
       );
     }
   }
