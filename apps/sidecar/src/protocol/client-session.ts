@@ -157,7 +157,10 @@ async function retryStuck<T>(attempt: () => Promise<T>): Promise<T> {
     try {
       return await attempt();
     } catch (err) {
-      if (!(err instanceof QuicStreamResetError && err.stuck) || tries > STUCK_RETRIES) throw err;
+      if (!(err instanceof QuicStreamResetError && err.stuck)) throw err;
+      if (tries > STUCK_RETRIES) {
+        throw new QuicStreamResetError(err.streamId, err.appCode, `${err.message}, the last of ${tries} attempts in a row; gave up for this pass (what arrived is kept for the next)`);
+      }
     }
   }
 }

@@ -64,6 +64,28 @@ test('a summary and a hash list reset as stuck are asked again', async (t) => {
   }
 });
 
+test('an answer reset as stuck every time is given up on after 9 attempts, and the error says so', async (t) => {
+  const server = await MaliciousServer.start({
+    identity: await loadOrCreateIdentity(await tempDir(t, 'always-stuck-id')),
+    entries: [{ path: 'big.bin', data: DATA }],
+    script: (req) =>
+      req.t === 'chunks'
+        ? (async function* () {
+            yield* [];
+            throw new ResetStream(STREAM_STUCK_CODE);
+          })()
+        : undefined,
+  });
+  t.after(() => server.close());
+  const folder = await openFolder(t, server);
+  await assert.rejects(folder.fetchChunks('big.bin', [0], async () => undefined), (e: unknown) => {
+    assert.ok(e instanceof QuicStreamResetError && e.stuck);
+    assert.match(e.message, /the last of 9 attempts in a row; gave up for this pass/);
+    return true;
+  });
+  assert.equal(server.requests.filter((r) => r.t === 'chunks').length, 9);
+});
+
 test('any other reset is not retried: the caller hears of it', async (t) => {
   const server = await serverThatResetsOnce(t, 7, 'chunks');
   const folder = await openFolder(t, server);

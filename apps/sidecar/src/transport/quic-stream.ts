@@ -156,7 +156,7 @@ export class QuicStreamImpl implements QuicStream {
 
   /** The answer stopped coming (checkStalled): dropped like an unanswered request, to be asked again. */
   abandonStalled(): void {
-    this.abandon(`the answer on stream ${this.id} stopped arriving while the connection was alive; asking again`);
+    this.abandon(`the answer on stream ${this.id} stopped arriving while the connection was alive`);
   }
 
   /** Shuts both directions with the stuck code, so the peer drops the rest, and tells the reader to ask again. */
