@@ -9,7 +9,13 @@ import { loadOrCreateIdentity } from '../transport/identity.js';
 import { QuicServer } from '../transport/quic-server.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { tempDirs } from '../test-support/trees.js';
-import { runConnect } from './connect-session.js';
+import { runConnect, type ConnectOptions } from './connect-session.js';
+import type { HostPort } from '../transport/types.js';
+
+/** What `connect --accept-first` would pass for pulling from `target` into `folder`. */
+async function connectOptions(target: HostPort, folder: string, home: string): Promise<ConnectOptions> {
+  return { target, folder, home, trust: await TrustStore.load(home), policy: { acceptFirst: true }, identity: await loadOrCreateIdentity(home) };
+}
 
 test('a server that accepts handshakes but drops every session at once is not hammered with reconnects', async (t) => {
   const [serverHome, clientHome, dest] = await tempDirs(t, 'sh', 'ch', 'dest');
@@ -27,14 +33,7 @@ test('a server that accepts handshakes but drops every session at once is not ha
   const stop = new AbortController();
   const notices: string[] = [];
   const running = runConnect(
-    {
-      target: server.address,
-      folder: dest,
-      home: clientHome,
-      trust: await TrustStore.load(clientHome),
-      policy: { acceptFirst: true },
-      identity: await loadOrCreateIdentity(clientHome),
-    },
+    await connectOptions(server.address, dest, clientHome),
     { signal: stop.signal, onNotice: (line) => notices.push(line) },
   );
   await new Promise((r) => setTimeout(r, 4000));
@@ -54,15 +53,7 @@ test('the first pass after a failed connection attempt scans afresh: a local edi
   const serve = (port: number) => QuicServer.listen({ host: '127.0.0.1', port, identity, onConnection: (c) => void serveConnection(c, { source }) });
   const first = await serve(0);
   const port = first.address.port;
-  const peer = {
-    target: { host: '127.0.0.1', port },
-    folder: dest,
-    home: clientHome,
-    trust: await TrustStore.load(clientHome),
-    policy: { acceptFirst: true },
-    identity: await loadOrCreateIdentity(clientHome),
-    handshakeTimeoutMs: 300,
-  };
+  const peer = { ...(await connectOptions({ host: '127.0.0.1', port }, dest, clientHome)), handshakeTimeoutMs: 300 };
   // One pass while the server is up: the client's index and saved state now know a.txt.
   assert.equal((await runConnect(peer, { once: true }))?.filesChanged, 1);
   await first.close();
@@ -107,14 +98,7 @@ test('a running connect notices every local change between passes (its folder is
   const waiters: Array<() => void> = [];
   const nextPass = () => new Promise<PassSummary>((resolve) => waiters.push(() => resolve(passes.at(-1)!)));
   const running = runConnect(
-    {
-      target: server.address,
-      folder: dest,
-      home: clientHome,
-      trust: await TrustStore.load(clientHome),
-      policy: { acceptFirst: true },
-      identity: await loadOrCreateIdentity(clientHome),
-    },
+    await connectOptions(server.address, dest, clientHome),
     {
       signal: stop.signal,
       intervalMs: 200,
