@@ -386,4 +386,15 @@ describe('LocalFolderSource with a DirectoryWatch', () => {
     await writeFile(join(root, '.leafsyncignore'), 'a/b/\n');
     assert.ok(!(await paths()).includes('a/b/f:5'), 'an edit to the rules applies at once');
   });
+
+  it('scans asked for at once (two clients) agree, and an edit made after them is seen', async (t) => {
+    const own = new DirectoryWatch();
+    t.after(() => own.close());
+    const src = new LocalFolderSource(root, { watch: own, readIgnoreFile: true });
+    const scans = await Promise.all([src.scan(), src.scan(), src.scan()]);
+    for (const s of scans) assert.deepEqual(s.digest, scans[0]!.digest);
+    await writeFile(join(root, 'a/new/g'), 'grown');
+    const after = await Promise.all([src.scan(), src.scan()]);
+    for (const s of after) assert.ok(s.entries.some((e) => e.path === 'a/new/g' && e.size === 5));
+  });
 });

@@ -25,6 +25,7 @@ import { errCode, errMessage, lstatOrNull } from '../fs/fs-errors.js';
 import { compareUtf8 } from '../util/utf8-order.js';
 import { OPEN_SCANNED_FILE, ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
 import type { DirectoryWatch } from '../fs/directory-watch.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 
 export interface LocalFolderSourceOptions {
   /** Serve just this one regular file (single-file session). */
@@ -136,6 +137,7 @@ export class LocalFolderSource implements RemoteFolder {
   private readonly watch: DirectoryWatch | undefined;
   /** The last scan and when it began, while `watch` says nothing changed since. */
   private lastScan: { scan: FolderScan; startedAt: number } | undefined;
+  private readonly scanLock = new KeyedLock<'scan'>();
 
   constructor(rootAbs: string, opts?: LocalFolderSourceOptions) {
     this.rootAbs = rootAbs;
@@ -159,13 +161,24 @@ export class LocalFolderSource implements RemoteFolder {
    */
   async scan(): Promise<FolderScan> {
     const watch = this.watch;
-    if (watch !== undefined && this.lastScan !== undefined) {
-      // Changes the kernel reported before this call are handled first, so none is missed.
-      await yieldToEventLoop();
-      if (watch.unchanged && performance.now() - this.lastScan.startedAt < WATCHED_LISTING_TRUST_MS) return this.lastScan.scan;
-    }
-    this.lastScan = undefined;
-    const startedAt = performance.now();
+    if (watch === undefined) return this.listFolder(undefined);
+    // One scan at a time: the watch follows one scan from its start (two clients asking at once
+    // would otherwise each restart it while the other walks).
+    return this.scanLock.run('scan', async () => {
+      if (this.lastScan !== undefined) {
+        // Changes the kernel reported before this call are handled first, so none is missed.
+        await yieldToEventLoop();
+        if (watch.unchanged && performance.now() - this.lastScan.startedAt < WATCHED_LISTING_TRUST_MS) return this.lastScan.scan;
+      }
+      this.lastScan = undefined;
+      const startedAt = performance.now();
+      const scan = await this.listFolder(watch);
+      this.lastScan = { scan, startedAt };
+      return scan;
+    });
+  }
+
+  private async listFolder(watch: DirectoryWatch | undefined): Promise<FolderScan> {
     // Watched before the rules are read, so an edit to them is seen too.
     watch?.scanStarted();
     watch?.beforeListing(join(this.rootAbs, sep));
@@ -187,9 +200,7 @@ export class LocalFolderSource implements RemoteFolder {
     this.toldBefore = this.toldNow;
     this.toldNow = new Set();
     this.tell(warnings);
-    const scan: FolderScan = { entries, warnings, digest: scanDigest(entries) };
-    if (watch !== undefined) this.lastScan = { scan, startedAt };
-    return scan;
+    return { entries, warnings, digest: scanDigest(entries) };
   }
 
   private tell(warnings: readonly ScanWarning[]): void {
