@@ -61,7 +61,7 @@ export interface LocalFolderSourceOptions {
  * hour between full rescans; this is shorter because what inotify misses (mmap writes, another
  * machine writing to a network filesystem) would otherwise be missed for that long.
  */
-export const WATCHED_LISTING_TRUST_MS = 30_000;
+const WATCHED_LISTING_TRUST_MS = 30_000;
 
 /** One listing of the folder, before any hashing: what summary() builds on. */
 export interface FolderScan {
