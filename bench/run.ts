@@ -191,13 +191,19 @@ async function leafsyncCold(spec: ColdSpec, k: number, opts: { datagramSize?: nu
       // Through a relay: the UDP payload bytes it saw (handshake included). Otherwise QUIC's own
       // counters for the pass, which leave out the handshake (a few kB; see W5).
       ...(stats ? { wireBytes: stats.toServer.bytes + stats.toClient.bytes } : r.pass.wireBytes !== undefined ? { wireBytes: r.pass.wireBytes } : {}),
-      detail: { pass: r.pass, ...(stats && { relay: stats }) },
+      detail: { pass: r.pass, ...(stats && { relay: stats }), ...(r.notices.length > 0 && { notices: r.notices }) },
     };
     return { sample, ...(stats && { relay: stats }), dest, serverHome, clientHome };
   } finally {
     await relay?.close();
     if (server.proc.running) await server.stop();
   }
+}
+
+/** How many times a leafsync client replaced a connection whose answers kept stalling, from its notices. */
+function redials(sample: Sample): number {
+  const notices = (sample.detail?.notices ?? []) as string[];
+  return notices.filter((line) => line.includes('continuing on a new one')).length;
 }
 
 async function rsyncCold(spec: ColdSpec, k: number, extraArgs: string[] = []): Promise<{ sample: Sample; dest: string }> {
@@ -772,10 +778,11 @@ async function main(): Promise<void> {
       const r = await leafsyncCold(bigSpec, k, { relay: { drop: 0.02, seed: 1000 + k } });
       ls.samples.push(r.sample);
       bigSpec.discard(r.dest);
-      log(`  ${(r.sample.wallMs / 1000).toFixed(2)} s, dropped ${r.relay!.toServer.dropped + r.relay!.toClient.dropped} of ${r.relay!.toServer.datagrams + r.relay!.toClient.datagrams} datagrams`);
+      log(`  ${(r.sample.wallMs / 1000).toFixed(2)} s, dropped ${r.relay!.toServer.dropped + r.relay!.toClient.dropped} of ${r.relay!.toServer.datagrams + r.relay!.toClient.datagrams} datagrams, ${redials(r.sample)} new connections`);
     }
     w.tools.push(ls);
     const mbps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
+    w.notes.push(`Connections the client replaced after answers kept stalling on one (its notice \`continuing on a new one\`), per run: ${ls.samples.map(redials).join(', ')}.`);
     w.notes.push(
       Number.isFinite(w1LeafsyncMBps)
         ? `Every run completed and the copy was identical (SHA-256 checked). Throughput ${mbps.toFixed(0)} MB/s = ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct (${w1LeafsyncMBps.toFixed(0)} MB/s) and ${(mbps / w1RelayMBps).toFixed(2)}× W1 through the same relay with no drop (${w1RelayMBps.toFixed(0)} MB/s). The relay runs in the bench process and costs CPU on this 2-core machine, so the second ratio isolates the loss.`

@@ -89,6 +89,8 @@ export interface ConnectResult {
   wallMs: number;
   usage: Usage | undefined;
   pass: PassLine;
+  /** What the client told its user on stderr (`leafsync: …`), without the prefix. */
+  notices: string[];
 }
 
 /** One `leafsync connect --once --json` pull, timed from spawn to exit (a user's wall time). */
@@ -115,7 +117,8 @@ export async function leafsyncPull(
   if (f.code !== 0 || pass === undefined) {
     throw new Error(`leafsync connect exited ${f.code ?? f.signal}: ${f.stderr.trim().slice(-2000)}`);
   }
-  return { wallMs: f.wallMs, usage: f.usage, pass };
+  const notices = f.stderr.split('\n').filter((l) => l.startsWith('leafsync: ')).map((l) => l.slice('leafsync: '.length));
+  return { wallMs: f.wallMs, usage: f.usage, pass, notices };
 }
 
 /** A `connect --json` that keeps running (continuous passes every `intervalS`), under GNU time. */

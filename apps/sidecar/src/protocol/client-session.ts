@@ -1,5 +1,5 @@
 import type { QuicConnection } from '../transport/types.js';
-import { QuicStreamResetError } from '../transport/errors.js';
+import { QuicConnectionClosedError, QuicStreamResetError } from '../transport/errors.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder, SummaryRequest } from '../engine/types.js';
 import { RemoteChangedError } from '../engine/sync-file.js';
 import { encodeFrame, readFrames, type FrameDecoderOptions } from './frame-codec.js';
@@ -22,39 +22,63 @@ import {
   summaryHead,
   welcome,
   type Request,
+  type Welcome,
 } from './messages.js';
 
-/** The server's folder as the engine sees it, reached over one QUIC connection; each request is one stream. */
+export interface RemoteFolderOptions {
+  only?: RelPath;
+  mode?: 'pull' | 'push';
+  /**
+   * Opens a new connection to the same server (see QuicRemoteFolder.replaceStranding). Without
+   * it, every request stays on the first connection. Not for push mode: the server's requests
+   * to us arrive on the connection we serve.
+   */
+  redial?: () => Promise<QuicConnection>;
+}
+
+/**
+ * The server's folder as the engine sees it, reached over one QUIC connection at a time; each
+ * request is one stream.
+ */
 export class QuicRemoteFolder implements RemoteFolder {
+  /** Stuck answers on the current connection (see replaceStranding). */
+  private stuckHere = 0;
+  private replacing: Promise<void> | undefined;
+  /** Replaced connections still closing, and the wire bytes of those closed. */
+  private readonly retiring = new Set<QuicConnection>();
+  private retiredBytes = 0;
+
   private constructor(
-    private readonly conn: QuicConnection,
+    private conn: QuicConnection,
     /** The file the server is restricted to (`serve --file`), if any. */
     readonly servedFile: RelPath | undefined,
     private readonly only: RelPath | undefined,
+    private readonly redial: (() => Promise<QuicConnection>) | undefined,
   ) {}
 
   /**
    * Says hello and checks the server speaks our protocol version. In push mode the server also
    * checks that our certificate may push, and refuses the hello if not.
    */
-  static async open(conn: QuicConnection, opts: { only?: RelPath; mode?: 'pull' | 'push' } = {}): Promise<QuicRemoteFolder> {
-    const frames = await request(conn, { t: 'hello', v: PROTOCOL_VERSION, mode: opts.mode ?? 'pull' });
-    const first = await frames.next();
-    if (first.done) throw new ProtocolError('server closed the stream instead of answering hello');
-    const w = expectMessage(welcome, first.value, 'welcome');
-    if (w.v !== PROTOCOL_VERSION) {
-      throw new ProtocolError(`the server speaks protocol v${w.v}, this leafsync speaks v${PROTOCOL_VERSION}: run the same version on both sides`);
-    }
-    await drainEnd(frames);
-    return new QuicRemoteFolder(conn, w.file, opts.only ?? w.file);
+  static async open(conn: QuicConnection, opts: RemoteFolderOptions = {}): Promise<QuicRemoteFolder> {
+    if (opts.mode === 'push' && opts.redial) throw new RangeError('a pushing client cannot move to a new connection');
+    const welcomed = await hello(conn, opts.mode ?? 'pull');
+    return new QuicRemoteFolder(conn, welcomed.file, opts.only ?? welcomed.file, opts.redial);
+  }
+
+  /** UDP payload bytes sent and received so far, over every connection this folder used. */
+  wireBytes(): number {
+    let bytes = this.retiredBytes + wireBytesOf(this.conn);
+    for (const conn of this.retiring) bytes += wireBytesOf(conn);
+    return bytes;
   }
 
   summary(req: SummaryRequest = {}): Promise<FolderSummary> {
-    return retryStuck(() => this.summaryOnce(req));
+    return this.retryStuck((conn) => this.summaryOnce(conn, req));
   }
 
-  private async summaryOnce(req: SummaryRequest): Promise<FolderSummary> {
-    const frames = await request(this.conn, {
+  private async summaryOnce(conn: QuicConnection, req: SummaryRequest): Promise<FolderSummary> {
+    const frames = await request(conn, {
       t: 'summary',
       ...(this.only !== undefined && { only: this.only }),
       ...(req.knownRoot !== undefined && { known: req.knownRoot }),
@@ -84,11 +108,11 @@ export class QuicRemoteFolder implements RemoteFolder {
   }
 
   chunkHashes(path: RelPath, expectedCount?: number): Promise<Uint8Array[]> {
-    return retryStuck(() => this.chunkHashesOnce(path, expectedCount));
+    return this.retryStuck((conn) => this.chunkHashesOnce(conn, path, expectedCount));
   }
 
-  private async chunkHashesOnce(path: RelPath, expectedCount: number | undefined): Promise<Uint8Array[]> {
-    const frames = await request(this.conn, { t: 'hashes', path });
+  private async chunkHashesOnce(conn: QuicConnection, path: RelPath, expectedCount: number | undefined): Promise<Uint8Array[]> {
+    const frames = await request(conn, { t: 'hashes', path });
     const head = expectMessage(hashesHead, await nextOrFail(frames, 'chunk hashes'), 'chunk hashes');
     // Not the file its summary described (it changed since, or the server lies): stop before reading the list.
     if (expectedCount !== undefined && head.count !== expectedCount) throw new RemoteChangedError(path);
@@ -107,15 +131,15 @@ export class QuicRemoteFolder implements RemoteFolder {
     for (let at = 0; at < indices.length; at += MAX_INDICES_PER_REQUEST) {
       const pending = new Set(indices.slice(at, at + MAX_INDICES_PER_REQUEST));
       // A retry asks only for what has not arrived yet.
-      await retryStuck(() => this.fetchPending(path, pending, onChunk));
+      await this.retryStuck((conn) => this.fetchPending(conn, path, pending, onChunk));
     }
   }
 
-  private async fetchPending(path: RelPath, pending: Set<number>, onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void> {
+  private async fetchPending(conn: QuicConnection, path: RelPath, pending: Set<number>, onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void> {
     // Each chunk is done with once onChunk settles (see RemoteFolder.fetchChunks), so the frames
     // of one answer share a buffer.
     // Chunks are read from disk and sent as they are: an answer that stops is stuck, not busy.
-    const frames = await request(this.conn, { t: 'chunks', path, indices: [...pending] }, { transient: true, steady: true });
+    const frames = await request(conn, { t: 'chunks', path, indices: [...pending] }, { transient: true, steady: true });
     for await (const message of frames) {
       const c = expectMessage(chunk, message, 'chunk');
       if (!pending.delete(c.i)) throw new ProtocolError(`server sent chunk ${c.i} of ${path}, which was not asked for`);
@@ -142,6 +166,79 @@ export class QuicRemoteFolder implements RemoteFolder {
     expectMessage(deleted, await nextOrFail(frames, 'delete'), 'delete result');
     await drainEnd(frames);
   }
+
+  /**
+   * Runs a request that is safe to repeat (summary, hashes, chunks) again after a stuck answer,
+   * on whatever connection is current by then: one that strands answers is replaced
+   * (noteStuck), and a request cut off by that replacement is asked again on the new one.
+   */
+  private async retryStuck<T>(attempt: (conn: QuicConnection) => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      const conn = this.conn;
+      try {
+        return await attempt(conn);
+      } catch (err) {
+        const stuck = err instanceof QuicStreamResetError && err.stuck;
+        const replaced = err instanceof QuicConnectionClosedError && conn !== this.conn;
+        if (!stuck && !replaced) throw err;
+        if (tries > STUCK_RETRIES) {
+          if (!stuck) throw err;
+          throw new QuicStreamResetError(err.streamId, err.appCode, `${err.message}, the last of ${tries} attempts in a row; gave up for this pass (what arrived is kept for the next)`);
+        }
+        if (stuck) await this.noteStuck(conn);
+      }
+    }
+  }
+
+  /**
+   * Counts a stuck answer on `conn`; the STUCK_BEFORE_REDIAL-th replaces the connection, once
+   * however many requests noticed. If no new connection can be had, requests stay on this one.
+   */
+  private async noteStuck(conn: QuicConnection): Promise<void> {
+    if (this.redial === undefined || conn !== this.conn || ++this.stuckHere < STUCK_BEFORE_REDIAL) return;
+    this.replacing ??= this.replace(conn, this.redial).finally(() => (this.replacing = undefined));
+    await this.replacing;
+  }
+
+  private async replace(stale: QuicConnection, redial: () => Promise<QuicConnection>): Promise<void> {
+    let fresh: QuicConnection | undefined;
+    try {
+      fresh = await redial();
+      const welcomed = await hello(fresh, 'pull');
+      if (welcomed.file !== this.servedFile) throw new ProtocolError('the server now serves something else');
+    } catch {
+      // The stale connection still works, if slowly; the retries go on there.
+      await fresh?.close();
+      this.stuckHere = 0;
+      return;
+    }
+    this.conn = fresh;
+    this.stuckHere = 0;
+    // Requests still on the stale connection fail as closed, and are asked again on this one.
+    this.retiring.add(stale);
+    void stale.closed.then(() => {
+      this.retiring.delete(stale);
+      this.retiredBytes += wireBytesOf(stale);
+    });
+    void stale.close();
+  }
+}
+
+function wireBytesOf(conn: QuicConnection): number {
+  const s = conn.stats();
+  return s.sentBytes + s.recvBytes;
+}
+
+async function hello(conn: QuicConnection, mode: 'pull' | 'push'): Promise<Welcome> {
+  const frames = await request(conn, { t: 'hello', v: PROTOCOL_VERSION, mode });
+  const first = await frames.next();
+  if (first.done) throw new ProtocolError('server closed the stream instead of answering hello');
+  const w = expectMessage(welcome, first.value, 'welcome');
+  if (w.v !== PROTOCOL_VERSION) {
+    throw new ProtocolError(`the server speaks protocol v${w.v}, this leafsync speaks v${PROTOCOL_VERSION}: run the same version on both sides`);
+  }
+  await drainEnd(frames);
+  return w;
 }
 
 /**
@@ -150,20 +247,12 @@ export class QuicRemoteFolder implements RemoteFolder {
  * answers in a row; each retry costs seconds, so allow a handful before reporting the file.
  */
 const STUCK_RETRIES = 8;
-
-/** Runs a request that is safe to repeat (summary, hashes, chunks) again after a stuck answer. */
-async function retryStuck<T>(attempt: () => Promise<T>): Promise<T> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (!(err instanceof QuicStreamResetError && err.stuck)) throw err;
-      if (tries > STUCK_RETRIES) {
-        throw new QuicStreamResetError(err.streamId, err.appCode, `${err.message}, the last of ${tries} attempts in a row; gave up for this pass (what arrived is kept for the next)`);
-      }
-    }
-  }
-}
+/**
+ * Stuck answers one connection may strand before it is replaced. quiche 0.18 was seen counting
+ * its congestion window full with packets it never declared lost (2% loss: one chunk answer
+ * stalled 9 times in a row on one connection); a new connection starts with none of that.
+ */
+const STUCK_BEFORE_REDIAL = 2;
 
 /**
  * Sends one request on a new stream and returns its answer's frames. Every answer but hello's

@@ -5,7 +5,8 @@ import { QuicRemoteFolder } from './client-session.js';
 import { QuicStreamResetError, STREAM_STUCK_CODE } from '../transport/errors.js';
 import { connectQuic } from '../transport/quic-client.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
-import { MaliciousServer, ResetStream, STRANDED } from '../test-support/malicious-server.js';
+import { MaliciousServer, ResetStream, STRANDED, type Reply } from '../test-support/malicious-server.js';
+import type { QuicConnection } from '../transport/types.js';
 import { seededBytes, tempDir } from '../test-support/trees.js';
 import type { Request } from './messages.js';
 
@@ -33,11 +34,48 @@ async function serverThatResetsOnce(t: { after(fn: () => Promise<void>): void },
   return server;
 }
 
-async function openFolder(t: { after(fn: () => Promise<void>): void }, server: MaliciousServer): Promise<QuicRemoteFolder> {
+async function openFolder(
+  t: { after(fn: () => Promise<void>): void },
+  server: MaliciousServer,
+  redial?: () => Promise<QuicConnection>,
+): Promise<QuicRemoteFolder> {
   const conn = await connectQuic({ host: server.address.host, port: server.address.port });
   t.after(() => conn.close());
-  return QuicRemoteFolder.open(conn);
+  return QuicRemoteFolder.open(conn, redial ? { redial } : {});
 }
+
+/** Opens connections to `server` on demand, each closed when the test ends. */
+function dialer(t: { after(fn: () => Promise<void>): void }, server: MaliciousServer): { redial: () => Promise<QuicConnection>; dialed: QuicConnection[] } {
+  const dialed: QuicConnection[] = [];
+  const redial = async () => {
+    const conn = await connectQuic({ host: server.address.host, port: server.address.port });
+    t.after(() => conn.close());
+    dialed.push(conn);
+    return conn;
+  };
+  return { redial, dialed };
+}
+
+/** A server whose chunk answers are reset as stuck on the first connection (the only one that said hello so far). */
+async function serverStuckOnFirstConnection(t: { after(fn: () => Promise<void>): void }, stuck: (req: Request) => Reply): Promise<MaliciousServer> {
+  let hellos = 0;
+  const server = await MaliciousServer.start({
+    identity: await loadOrCreateIdentity(await tempDir(t, 'first-conn-stuck-id')),
+    entries: [{ path: 'big.bin', data: DATA }],
+    script: (req) => {
+      if (req.t === 'hello') hellos++;
+      return req.t === 'chunks' && hellos === 1 ? stuck(req) : undefined;
+    },
+  });
+  t.after(() => server.close());
+  return server;
+}
+
+const resetAsStuck = (): Reply =>
+  (async function* () {
+    yield* [];
+    throw new ResetStream(STREAM_STUCK_CODE);
+  })();
 
 test('a chunk answer reset as stuck is asked again, for the chunks that had not arrived', async (t) => {
   const server = await serverThatResetsOnce(t, STREAM_STUCK_CODE, 'chunks');
@@ -84,6 +122,55 @@ test('an answer reset as stuck every time is given up on after 9 attempts, and t
     return true;
   });
   assert.equal(server.requests.filter((r) => r.t === 'chunks').length, 9);
+});
+
+test('a connection that strands answer after answer is replaced, and the transfer completes on the new one', async (t) => {
+  const server = await serverStuckOnFirstConnection(t, resetAsStuck);
+  const { redial, dialed } = dialer(t, server);
+  const folder = await openFolder(t, server, redial);
+  const bytesBefore = folder.wireBytes();
+  const got = new Map<number, string>();
+  await folder.fetchChunks('big.bin', [0, 1, 2, 3], async (i, data) => void got.set(i, Buffer.from(data).toString('hex')));
+  for (let i = 0; i < 4; i++) assert.equal(got.get(i), DATA.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE).toString('hex'), `chunk ${i}`);
+  assert.equal(dialed.length, 1, 'one new connection');
+  assert.deepEqual(server.requests.map((r) => r.t), ['hello', 'chunks', 'chunks', 'hello', 'chunks'], 'two stuck answers, then hello and the request on the new connection');
+  // The chunks came over the new connection, and the count still includes the first one's bytes.
+  assert.ok(folder.wireBytes() > bytesBefore + DATA.length, `wire bytes ${folder.wireBytes()}`);
+});
+
+test('requests cut off by the replacement of their connection are asked again on the new one', async (t) => {
+  // Chunk 0's answers are reset as stuck; the others never come, until the connection changes.
+  const server = await serverStuckOnFirstConnection(t, (req) =>
+    req.t === 'chunks' && req.indices.includes(0)
+      ? resetAsStuck()
+      : (async function* () {
+          yield* [];
+          await new Promise(() => {});
+        })(),
+  );
+  const { redial, dialed } = dialer(t, server);
+  const folder = await openFolder(t, server, redial);
+  const got = new Map<number, string>();
+  const keep = async (i: number, data: Uint8Array) => void got.set(i, Buffer.from(data).toString('hex'));
+  const started = Date.now();
+  await Promise.all([folder.fetchChunks('big.bin', [1], keep), folder.fetchChunks('big.bin', [2, 3], keep), folder.fetchChunks('big.bin', [0], keep)]);
+  for (let i = 0; i < 4; i++) assert.equal(got.get(i), DATA.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE).toString('hex'), `chunk ${i}`);
+  assert.equal(dialed.length, 1, 'one new connection, however many requests were cut off');
+  assert.equal(server.requests.filter((r) => r.t === 'hello').length, 2);
+  // Nothing waited for the 5 s stall check: the cut-off requests moved at once.
+  assert.ok(Date.now() - started < 4_000, `took ${Date.now() - started} ms`);
+});
+
+test('when no new connection can be had, the retries stay on the first one', async (t) => {
+  const server = await serverStuckOnFirstConnection(t, resetAsStuck);
+  let attempts = 0;
+  const folder = await openFolder(t, server, async () => {
+    attempts++;
+    throw new Error('no route to the server');
+  });
+  await assert.rejects(folder.fetchChunks('big.bin', [0], async () => undefined), /the last of 9 attempts in a row/);
+  assert.equal(server.requests.filter((r) => r.t === 'chunks').length, 9);
+  assert.equal(attempts, 4, 'a new connection was tried after every second stuck answer');
 });
 
 test('any other reset is not retried: the caller hears of it', async (t) => {

@@ -8,7 +8,10 @@ import { serveConnection } from '../protocol/server-session.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { QuicServer } from '../transport/quic-server.js';
 import { TrustStore } from '../transport/trust-store.js';
-import { tempDirs } from '../test-support/trees.js';
+import { seededBytes, tempDirs } from '../test-support/trees.js';
+import { MaliciousServer, ResetStream } from '../test-support/malicious-server.js';
+import { STREAM_STUCK_CODE } from '../transport/errors.js';
+import { CHUNK_SIZE } from '../engine/chunking.js';
 import { runConnect, type ConnectOptions } from './connect-session.js';
 import type { HostPort } from '../transport/types.js';
 
@@ -128,4 +131,31 @@ test('a running connect notices every local change between passes (its folder is
   }
   stop.abort();
   await running;
+});
+
+test('a connect whose connection strands answers moves to a new connection to the same server and finishes the pass', async (t) => {
+  const [serverHome, clientHome, dest] = await tempDirs(t, 'sh', 'ch', 'dest');
+  const data = seededBytes('redial', 2 * CHUNK_SIZE + 5);
+  let hellos = 0;
+  const server = await MaliciousServer.start({
+    identity: await loadOrCreateIdentity(serverHome),
+    entries: [{ path: 'big.bin', data }],
+    script: (req) => {
+      if (req.t === 'hello') hellos++;
+      if (req.t !== 'chunks' || hellos > 1) return undefined;
+      return (async function* () {
+        yield* [];
+        throw new ResetStream(STREAM_STUCK_CODE);
+      })();
+    },
+  });
+  t.after(() => server.close());
+  const notices: string[] = [];
+  const pass = await runConnect(await connectOptions(server.address, dest, clientHome), { once: true, onNotice: (line) => notices.push(line) });
+  assert.deepEqual(pass?.failures, []);
+  assert.equal(pass?.filesChanged, 1);
+  assert.ok((await readFile(join(dest, 'big.bin'))).equals(data), 'the file arrived whole');
+  assert.equal(hellos, 2, 'one new connection');
+  assert.deepEqual(notices, [`answers from ${server.address.host}:${server.address.port} kept stalling on this connection; continuing on a new one`]);
+  assert.ok((pass?.wireBytes ?? 0) > data.length, `the pass counts the bytes of both connections (${pass?.wireBytes})`);
 });

@@ -9,7 +9,6 @@ import { RateLimiter } from '../engine/rate-limiter.js';
 import type { RelPath } from '../engine/types.js';
 import { QuicRemoteFolder } from '../protocol/client-session.js';
 import * as z from '../util/schema.js';
-import type { QuicConnection } from '../transport/types.js';
 import { PairStateFile } from './pair-state.js';
 import { withReconnects, type PeerTarget, type ReconnectHooks } from './reconnecting.js';
 import { destinationFolder } from './local-paths.js';
@@ -82,15 +81,19 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
       hooks.onConnecting?.();
     },
   };
-  await withReconnects(opts, counting, async (pinned, healthy) => {
-    const remote = await QuicRemoteFolder.open(pinned.conn, opts.file === undefined ? {} : { only: opts.file });
+  await withReconnects(opts, counting, async (link, healthy) => {
+    const redial = () => {
+      hooks.onNotice?.(`answers from ${link.address} kept stalling on this connection; continuing on a new one`);
+      return link.redial();
+    };
+    const remote = await QuicRemoteFolder.open(link.conn, { redial, ...(opts.file !== undefined && { only: opts.file }) });
     // Kept across runs, so a new `connect --once` over an unchanged folder is one small round trip.
-    const saved = PairStateFile.for(opts.home, 'pull', { folder, peer: pinned.fingerprint, ...(opts.file !== undefined && { scope: opts.file }) }, savedPullState);
+    const saved = PairStateFile.for(opts.home, 'pull', { folder, peer: link.fingerprint, ...(opts.file !== undefined && { scope: opts.file }) }, savedPullState);
     const state = fromSaved(await saved.load((line) => hooks.onNotice?.(line)));
     while (!hooks.signal?.aborted) {
       hooks.onPassStart?.();
       const before = toSaved(state);
-      const wireBefore = wireBytes(pinned.conn);
+      const wireBefore = remote.wireBytes();
       const localScan = attempts === 1 ? earlyScan : undefined;
       earlyScan = undefined;
       last = await pullPass(remote, folder, {
@@ -105,7 +108,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
         ...(opts.streams !== undefined && { streams: opts.streams }),
         ...(hooks.onEvent && { onEvent: hooks.onEvent }),
       });
-      last.wireBytes = wireBytes(pinned.conn) - wireBefore;
+      last.wireBytes = remote.wireBytes() - wireBefore;
       const after = toSaved(state);
       if (JSON.stringify(after) !== JSON.stringify(before)) await saved.save(after);
       healthy();
@@ -115,11 +118,6 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
     }
   });
   return last;
-}
-
-function wireBytes(conn: QuicConnection): number {
-  const s = conn.stats();
-  return s.sentBytes + s.recvBytes;
 }
 
 const savedPullState = z.object({

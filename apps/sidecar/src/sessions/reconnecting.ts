@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPinned, type PinnedConnection, type TrustPolicy } from '../transport/pinned-connect.js';
 import type { TrustStore } from '../transport/trust-store.js';
-import type { HostPort, Identity } from '../transport/types.js';
+import type { HostPort, Identity, QuicConnection } from '../transport/types.js';
 
 export interface PeerTarget {
   target: HostPort;
@@ -23,6 +23,15 @@ export interface ReconnectHooks {
   onNotice?: (line: string) => void;
 }
 
+/** A pinned connection to the peer, and the way to more connections to the same peer. */
+export interface PeerLink extends PinnedConnection {
+  /**
+   * A new connection to the same peer, which must present the certificate `conn` did. Every
+   * connection of the link still open when the session ends is closed then.
+   */
+  redial(): Promise<QuicConnection>;
+}
+
 /** Errors that retrying cannot fix: the user has to act (trust, bad folder, incompatible peer). */
 function isFatal(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
@@ -36,31 +45,42 @@ function isFatal(err: unknown): boolean {
  * peer that accepts handshakes but fails every session is not hammered with reconnects.
  * Trust failures and other fatal errors are never retried.
  */
-export async function withReconnects(peer: PeerTarget, hooks: ReconnectHooks, session: (pinned: PinnedConnection, healthy: () => void) => Promise<void>): Promise<void> {
+export async function withReconnects(peer: PeerTarget, hooks: ReconnectHooks, session: (link: PeerLink, healthy: () => void) => Promise<void>): Promise<void> {
   let backoffMs = 1000;
   const backOff = async (reason: string) => {
     hooks.onNotice?.(`${reason}; retrying in ${Math.round(backoffMs / 1000)} s`);
     await sleep(backoffMs, undefined, { signal: hooks.signal }).catch(() => {});
     backoffMs = Math.min(backoffMs * 2, 30_000);
   };
+  const connectOptions = {
+    identity: peer.identity,
+    ...(peer.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: peer.handshakeTimeoutMs }),
+    ...(peer.datagramSize !== undefined && { maxDatagramSize: peer.datagramSize }),
+  };
   while (!hooks.signal?.aborted) {
     let pinned: PinnedConnection;
     hooks.onConnecting?.();
     try {
-      pinned = await connectPinned(peer.target, peer.trust, peer.policy, {
-        identity: peer.identity,
-        ...(peer.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: peer.handshakeTimeoutMs }),
-        ...(peer.datagramSize !== undefined && { maxDatagramSize: peer.datagramSize }),
-      });
+      pinned = await connectPinned(peer.target, peer.trust, peer.policy, connectOptions);
     } catch (err) {
       if (hooks.once || isFatal(err)) throw err;
       await backOff((err as Error).message);
       continue;
     }
     hooks.onConnected?.(pinned);
+    const open = new Set([pinned.conn]);
+    const link: PeerLink = {
+      ...pinned,
+      redial: async () => {
+        const again = await connectPinned(peer.target, peer.trust, { fingerprint: pinned.fingerprint }, connectOptions);
+        open.add(again.conn);
+        void again.conn.closed.then(() => open.delete(again.conn));
+        return again.conn;
+      },
+    };
     let lost: Error | undefined;
     try {
-      await session(pinned, () => {
+      await session(link, () => {
         backoffMs = 1000;
       });
       return;
@@ -70,7 +90,7 @@ export async function withReconnects(peer: PeerTarget, hooks: ReconnectHooks, se
       if (hooks.once || isFatal(err)) throw err;
       lost = err as Error;
     } finally {
-      await pinned.conn.close();
+      await Promise.all([...open].map((conn) => conn.close()));
     }
     await backOff(`lost the connection to ${pinned.address} (${lost.message})`);
   }
