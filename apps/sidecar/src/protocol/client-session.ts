@@ -29,9 +29,10 @@ export interface RemoteFolderOptions {
   only?: RelPath;
   mode?: 'pull' | 'push';
   /**
-   * Opens a new connection to the same server (see QuicRemoteFolder.replaceStranding). Without
-   * it, every request stays on the first connection. Not for push mode: the server's requests
-   * to us arrive on the connection we serve.
+   * Opens a new connection to the same server, to replace one that strands answers (see
+   * STUCK_BEFORE_REDIAL); without it, every request stays on the first connection. In push
+   * mode the caller serves our folder on the new connection too: the server fetches what we
+   * push over it.
    */
   redial?: () => Promise<QuicConnection>;
 }
@@ -50,6 +51,7 @@ export class QuicRemoteFolder implements RemoteFolder {
 
   private constructor(
     private conn: QuicConnection,
+    private readonly mode: 'pull' | 'push',
     /** The file the server is restricted to (`serve --file`), if any. */
     readonly servedFile: RelPath | undefined,
     private readonly only: RelPath | undefined,
@@ -61,9 +63,9 @@ export class QuicRemoteFolder implements RemoteFolder {
    * checks that our certificate may push, and refuses the hello if not.
    */
   static async open(conn: QuicConnection, opts: RemoteFolderOptions = {}): Promise<QuicRemoteFolder> {
-    if (opts.mode === 'push' && opts.redial) throw new RangeError('a pushing client cannot move to a new connection');
-    const welcomed = await hello(conn, opts.mode ?? 'pull');
-    return new QuicRemoteFolder(conn, welcomed.file, opts.only ?? welcomed.file, opts.redial);
+    const mode = opts.mode ?? 'pull';
+    const welcomed = await hello(conn, mode);
+    return new QuicRemoteFolder(conn, mode, welcomed.file, opts.only ?? welcomed.file, opts.redial);
   }
 
   /** UDP payload bytes sent and received so far, over every connection this folder used. */
@@ -204,7 +206,7 @@ export class QuicRemoteFolder implements RemoteFolder {
     let fresh: QuicConnection | undefined;
     try {
       fresh = await redial();
-      const welcomed = await hello(fresh, 'pull');
+      const welcomed = await hello(fresh, this.mode);
       if (welcomed.file !== this.servedFile) throw new ProtocolError('the server now serves something else');
     } catch {
       // The stale connection still works, if slowly; the retries go on there.

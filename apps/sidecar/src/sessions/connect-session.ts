@@ -82,11 +82,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
     },
   };
   await withReconnects(opts, counting, async (link, healthy) => {
-    const redial = () => {
-      hooks.onNotice?.(`answers from ${link.address} kept stalling on this connection; continuing on a new one`);
-      return link.redial();
-    };
-    const remote = await QuicRemoteFolder.open(link.conn, { redial, ...(opts.file !== undefined && { only: opts.file }) });
+    const remote = await QuicRemoteFolder.open(link.conn, { redial: link.redial, ...(opts.file !== undefined && { only: opts.file }) });
     // Kept across runs, so a new `connect --once` over an unchanged folder is one small round trip.
     const saved = PairStateFile.for(opts.home, 'pull', { folder, peer: link.fingerprint, ...(opts.file !== undefined && { scope: opts.file }) }, savedPullState);
     const state = fromSaved(await saved.load((line) => hooks.onNotice?.(line)));

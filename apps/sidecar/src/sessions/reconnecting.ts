@@ -26,8 +26,9 @@ export interface ReconnectHooks {
 /** A pinned connection to the peer, and the way to more connections to the same peer. */
 export interface PeerLink extends PinnedConnection {
   /**
-   * A new connection to the same peer, which must present the certificate `conn` did. Every
-   * connection of the link still open when the session ends is closed then.
+   * A new connection to the same peer, which must present the certificate `conn` did, to
+   * replace one whose answers kept stalling (the user is told). Every connection of the link
+   * still open when the session ends is closed then.
    */
   redial(): Promise<QuicConnection>;
 }
@@ -72,6 +73,7 @@ export async function withReconnects(peer: PeerTarget, hooks: ReconnectHooks, se
     const link: PeerLink = {
       ...pinned,
       redial: async () => {
+        hooks.onNotice?.(`answers from ${pinned.address} kept stalling on this connection; continuing on a new one`);
         const again = await connectPinned(peer.target, peer.trust, { fingerprint: pinned.fingerprint }, connectOptions);
         open.add(again.conn);
         void again.conn.closed.then(() => open.delete(again.conn));

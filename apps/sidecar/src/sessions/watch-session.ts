@@ -14,6 +14,7 @@ import { destinationFolder } from './local-paths.js';
 import type { FolderSyncOptions } from './connect-session.js';
 import { withReconnects, type ReconnectHooks } from './reconnecting.js';
 import { SyncBaseStore } from './sync-base-store.js';
+import type { QuicConnection } from '../transport/types.js';
 import { runWatchCycle } from './watch-cycle.js';
 
 /** `rateMbps` holds for what we fetch and for what we serve to the server. */
@@ -52,12 +53,18 @@ export async function runWatch(opts: WatchOptions, hooks: WatchHooks = {}): Prom
   watcher.on('error', (err) => hooks.onNotice?.(`watching ${folder} failed (${(err as Error).message}); changes are still picked up every ${opts.pullIntervalMs / 1000} s`));
   try {
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-    await withReconnects(opts, hooks, async (pinned, healthy) => {
-      const remote = await QuicRemoteFolder.open(pinned.conn, { mode: 'push', ...(opts.file !== undefined && { only: opts.file }) });
-      // The server fetches what we push from us, over streams it opens on this connection.
-      const served = serveConnection(pinned.conn, { source: limiter ? rateLimited(local, limiter, hooks.signal) : local, ...(opts.file !== undefined && { servedFile: opts.file }), ...(hooks.onNotice && { log: hooks.onNotice }) });
-      served.catch(() => undefined);
-      const store = SyncBaseStore.forPair(opts.home, folder, pinned.fingerprint, opts.file);
+    await withReconnects(opts, hooks, async (link, healthy) => {
+      // The server fetches what we push from us, over streams it opens on our connection.
+      const serve = (conn: QuicConnection) =>
+        void serveConnection(conn, { source: limiter ? rateLimited(local, limiter, hooks.signal) : local, ...(opts.file !== undefined && { servedFile: opts.file }), ...(hooks.onNotice && { log: hooks.onNotice }) }).catch(() => undefined);
+      serve(link.conn);
+      const redial = async () => {
+        const conn = await link.redial();
+        serve(conn);
+        return conn;
+      };
+      const remote = await QuicRemoteFolder.open(link.conn, { mode: 'push', redial, ...(opts.file !== undefined && { only: opts.file }) });
+      const store = SyncBaseStore.forPair(opts.home, folder, link.fingerprint, opts.file);
       let base = await store.load((line) => hooks.onNotice?.(line));
       let trigger: WatchCycleSummary['trigger'] = 'start';
       for (;;) {
