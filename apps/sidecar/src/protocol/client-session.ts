@@ -42,7 +42,7 @@ export interface RemoteFolderOptions {
  * request is one stream.
  */
 export class QuicRemoteFolder implements RemoteFolder {
-  /** Stuck answers on the current connection (see replaceStranding). */
+  /** Stuck answers on the current connection (see noteStuck). */
   private stuckHere = 0;
   private replacing: Promise<void> | undefined;
   /** Replaced connections still closing, and the wire bytes of those closed. */
@@ -250,9 +250,9 @@ async function hello(conn: QuicConnection, mode: 'pull' | 'push'): Promise<Welco
  */
 const STUCK_RETRIES = 8;
 /**
- * Stuck answers one connection may strand before it is replaced. quiche 0.18 was seen counting
- * its congestion window full with packets it never declared lost (2% loss: one chunk answer
- * stalled 9 times in a row on one connection); a new connection starts with none of that.
+ * Stuck answers one connection may strand before it is replaced. Traced under 2% loss, a
+ * connection that stalled one chunk answer 9 times in a row looked like quiche 0.18 counting its
+ * window full with packets it never declared lost; a new connection starts without that state.
  */
 const STUCK_BEFORE_REDIAL = 2;
 
