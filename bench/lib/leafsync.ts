@@ -30,9 +30,10 @@ export class LeafsyncServer {
     readonly fingerprint: string,
   ) {}
 
-  static async start(dir: string, home: string, timeFile: string, opts: { datagramSize?: number | undefined } & NodeFlags = {}): Promise<LeafsyncServer> {
+  static async start(dir: string, home: string, timeFile: string, opts: { datagramSize?: number | undefined; congestion?: string | undefined } & NodeFlags = {}): Promise<LeafsyncServer> {
     const args = [...nodeArgs(opts, 'serve'), CLI, '--home', home, 'serve', dir, '--port', '0', '--bind', '127.0.0.1', '--json'];
     if (opts.datagramSize !== undefined) args.push('--datagram-size', String(opts.datagramSize));
+    if (opts.congestion !== undefined) args.push('--congestion', opts.congestion);
     const proc = new Measured(process.execPath, args, timeFile);
     const line = await proc.waitForLine((l) => l.includes('"listening"'), 'leafsync serve to listen', 30_000);
     const ev = JSON.parse(line) as { port: number; fingerprint: string };
@@ -99,10 +100,11 @@ export async function leafsyncPull(
   dest: string,
   home: string,
   timeFile: string,
-  opts: { datagramSize?: number | undefined; streams?: number | undefined; timeoutMs?: number; flags?: readonly string[] } & NodeFlags = {},
+  opts: { datagramSize?: number | undefined; congestion?: string | undefined; streams?: number | undefined; timeoutMs?: number; flags?: readonly string[] } & NodeFlags = {},
 ): Promise<ConnectResult> {
   const args = [...nodeArgs(opts, 'connect'), CLI, '--home', home, 'connect', address, dest, '--accept-first', '--once', '--json', ...(opts.flags ?? [])];
   if (opts.datagramSize !== undefined) args.push('--datagram-size', String(opts.datagramSize));
+  if (opts.congestion !== undefined) args.push('--congestion', opts.congestion);
   if (opts.streams !== undefined) args.push('--streams', String(opts.streams));
   const proc = new Measured(process.execPath, args, timeFile);
   const timer = setTimeout(() => void proc.stop('SIGKILL'), opts.timeoutMs ?? 600_000);

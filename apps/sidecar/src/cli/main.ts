@@ -4,6 +4,7 @@ import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore, normaliseFingerprint } from '../transport/trust-store.js';
 import { formatHostPort, parseHostPort, parsePort } from '../transport/address.js';
 import type { HostPort } from '../transport/types.js';
+import { CONGESTION_CONTROLS, type CongestionControl } from '../transport/congestion.js';
 import { resolveHome } from '../sessions/home.js';
 import { fileOption } from '../sessions/local-paths.js';
 import { CliError, createOutput } from './output.js';
@@ -33,6 +34,13 @@ const datagramOption = asArgument((v: string) => {
   if (!Number.isInteger(n) || n < 1200 || n > 65_527) throw new Error('--datagram-size must be a whole number of bytes from 1200 to 65527');
   return n;
 });
+
+/** See CongestionControl: CUBIC by default; BBR for lossy links, where CUBIC backs off at every lost datagram. */
+function congestionOption(what: string): Option {
+  return new Option('--congestion <algorithm>', `congestion control for ${what}: cubic (default) shares a link fairly; bbr keeps its rate under random loss (Wi-Fi, long lossy paths) but takes more than its share`).choices(
+    CONGESTION_CONTROLS,
+  );
+}
 
 const rateOption = asArgument((v: string) => {
   const n = Number(v);
@@ -79,6 +87,7 @@ function buildProgram(): Command {
     .option('--bind <address>', 'address to listen on', '0.0.0.0')
     .option('--file <path>', 'share only this file (relative to the folder)', asArgument(fileOption))
     .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350; larger only on paths that carry it, e.g. 8192 on a LAN with jumbo frames or loopback)', datagramOption)
+    .addOption(congestionOption('what the server sends (the data of a pull)'))
     .option('--allow-push', 'accept pushes (from `leafsync watch`) by clients authorised with `trust add-client`')
     .option('--accept-first-client', 'with --allow-push and no authorised client yet, authorise the first one that pushes')
     .option('--json', 'print machine-readable lines')
@@ -93,6 +102,7 @@ function buildProgram(): Command {
         identity,
         home: home(),
         ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
+        ...(o.congestion !== undefined && { congestion: o.congestion }),
         ...(o.file !== undefined && { file: o.file }),
         ...(o.allowPush && { allowPush: true }),
         ...(o.acceptFirstClient && { acceptFirstClient: true }),
@@ -273,6 +283,7 @@ interface ServeFlags {
   bind: string;
   file?: string;
   datagramSize?: number;
+  congestion?: CongestionControl;
   allowPush?: boolean;
   acceptFirstClient?: boolean;
   json?: boolean;
@@ -287,6 +298,7 @@ interface PeerFlags {
   streams: number;
   rateMbps?: number;
   datagramSize?: number;
+  congestion?: CongestionControl;
   timeout: number;
 }
 
@@ -312,6 +324,7 @@ function withPeerOptions(command: Command, help: { file: string; mirror: string;
     .option('--streams <n>', 'chunk requests in flight at once (1-64)', streamsOption, 8)
     .option('--rate-mbps <n>', help.rate, rateOption)
     .option('--datagram-size <bytes>', 'largest UDP payload to send (default 1350)', datagramOption)
+    .addOption(congestionOption('what this side sends (the data of a push)'))
     .addOption(new Option('--timeout <seconds>', 'give up connecting after this long').argParser(secondsOption).default(10).hideHelp());
 }
 
@@ -328,6 +341,7 @@ async function peerSessionOptions(home: string, target: HostPort, folder: string
     ...(o.mirror && { mirror: true }),
     ...(o.rateMbps !== undefined && { rateMbps: o.rateMbps }),
     ...(o.datagramSize !== undefined && { datagramSize: o.datagramSize }),
+    ...(o.congestion !== undefined && { congestion: o.congestion }),
     handshakeTimeoutMs: o.timeout * 1000,
     ...(o.file !== undefined && { file: o.file }),
   };

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPinned, type PinnedConnection, type TrustPolicy } from '../transport/pinned-connect.js';
 import type { TrustStore } from '../transport/trust-store.js';
 import type { HostPort, Identity, QuicConnection } from '../transport/types.js';
+import type { CongestionControl } from '../transport/congestion.js';
 
 export interface PeerTarget {
   target: HostPort;
@@ -11,6 +12,8 @@ export interface PeerTarget {
   handshakeTimeoutMs?: number;
   /** Largest UDP payload we send (1350 fits every path; more only where the path carries it). */
   datagramSize?: number;
+  /** Congestion control for what we send (a push's data); default CUBIC. */
+  congestion?: CongestionControl;
 }
 
 export interface ReconnectHooks {
@@ -57,6 +60,7 @@ export async function withReconnects(peer: PeerTarget, hooks: ReconnectHooks, se
     identity: peer.identity,
     ...(peer.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: peer.handshakeTimeoutMs }),
     ...(peer.datagramSize !== undefined && { maxDatagramSize: peer.datagramSize }),
+    ...(peer.congestion !== undefined && { congestion: peer.congestion }),
   };
   while (!hooks.signal?.aborted) {
     let pinned: PinnedConnection;

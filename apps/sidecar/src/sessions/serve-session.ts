@@ -10,6 +10,7 @@ import { PushTarget } from '../protocol/push-receiver.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { QuicServer } from '../transport/quic-server.js';
+import type { CongestionControl } from '../transport/congestion.js';
 import type { HostPort, Identity } from '../transport/types.js';
 import { FolderError, existingFolder } from './local-paths.js';
 
@@ -23,6 +24,8 @@ export interface ServeOptions {
   home: string;
   /** Largest UDP payload we send; the server sends the file data, so this sets a pull's packet size. */
   datagramSize?: number;
+  /** Congestion control for what the server sends (a pull's data); default CUBIC. */
+  congestion?: CongestionControl;
   /** Accept pushes from clients whose fingerprint is in the trust store (`serve --allow-push`). */
   allowPush?: boolean;
   /** With allowPush and no authorised client yet, authorise the first client that pushes. */
@@ -68,6 +71,7 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     // Pushing clients prove who they are with their own certificate (mutual TLS).
     requestClientCert: opts.allowPush === true,
     ...(opts.datagramSize !== undefined && { maxDatagramSize: opts.datagramSize }),
+    ...(opts.congestion !== undefined && { congestion: opts.congestion }),
     onConnection: (conn) => {
       serveConnection(conn, served).catch((err: Error) => opts.log?.(`connection from ${conn.remote.host}:${conn.remote.port} ended: ${err.message}`));
     },

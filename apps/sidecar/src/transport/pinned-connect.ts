@@ -1,5 +1,6 @@
 import type { HostPort, Identity, QuicConnection } from './types.js';
 import { connectQuic } from './quic-client.js';
+import type { CongestionControl } from './congestion.js';
 import { fingerprintOf } from './identity.js';
 import { formatHostPort } from './address.js';
 import { normaliseFingerprint, type TrustStore } from './trust-store.js';
@@ -49,7 +50,7 @@ export async function connectPinned(
   target: HostPort,
   trust: TrustStore,
   policy: TrustPolicy,
-  opts: { identity?: Identity; handshakeTimeoutMs?: number; maxDatagramSize?: number } = {},
+  opts: { identity?: Identity; handshakeTimeoutMs?: number; maxDatagramSize?: number; congestion?: CongestionControl } = {},
 ): Promise<PinnedConnection> {
   const address = formatHostPort(target);
   const wanted = policy.fingerprint === undefined ? undefined : normaliseFingerprint(policy.fingerprint);

@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_DATAGRAM_SIZE,
   buildQuicheConfig,
 } from './quic-config.js';
+import type { CongestionControl } from './congestion.js';
 import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
 import { openUdpEndpoint, type UdpEndpoint, type UdpKind } from './udp-endpoint.js';
 import type { Identity, QuicConnection } from './types.js';
@@ -28,6 +29,7 @@ export interface ConnectQuicOptions {
   maxDatagramSize?: number;
   /** The UDP implementation (tests); by default the batched one where it is built. */
   udp?: UdpKind;
+  congestion?: CongestionControl;
 }
 
 const NO_RESPONSE_HINT = 'is leafsync serving there, and can UDP reach it?';
@@ -42,7 +44,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
   } catch (cause) {
     throw new QuicConnectError('QUIC_HANDSHAKE_FAILED', `cannot resolve ${opts.host}: ${(cause as Error).message}`, { cause });
   }
-  const config = buildQuicheConfig({ identity: opts.identity, requestPeerCert: true, maxDatagramSize });
+  const config = buildQuicheConfig({ identity: opts.identity, requestPeerCert: true, maxDatagramSize, ...(opts.congestion && { congestion: opts.congestion }) });
   const remote = { host: ip, port: opts.port };
   let socket: UdpEndpoint;
   try {

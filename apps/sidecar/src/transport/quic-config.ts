@@ -5,6 +5,7 @@
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { Config } from '@matrixai/quic/native/types.js';
 import type { Identity } from './types.js';
+import type { CongestionControl } from './congestion.js';
 
 export const ALPN = 'leafsync/1';
 /** Conservative default that fits every real-world path MTU after IP/UDP headers. */
@@ -33,6 +34,7 @@ export interface QuicheConfigOptions {
    */
   requestPeerCert: boolean;
   maxDatagramSize: number;
+  congestion?: CongestionControl;
 }
 
 export function buildQuicheConfig(opts: QuicheConfigOptions): Config {
@@ -55,6 +57,6 @@ export function buildQuicheConfig(opts: QuicheConfigOptions): Config {
   config.setMaxStreamWindow(INITIAL_MAX_STREAM_DATA);
   config.setMaxConnectionWindow(INITIAL_MAX_DATA);
   config.setDisableActiveMigration(true);
-  config.setCcAlgorithm(quiche.CongestionControlAlgorithm.CUBIC);
+  config.setCcAlgorithm(opts.congestion === 'bbr' ? quiche.CongestionControlAlgorithm.BBR : quiche.CongestionControlAlgorithm.CUBIC);
   return config;
 }

@@ -6,6 +6,7 @@ import { quiche } from '@matrixai/quic/native/index.js';
 import type { Config, Header } from '@matrixai/quic/native/types.js';
 import { QuicSocketError } from './errors.js';
 import { CID_LEN, DEFAULT_MAX_DATAGRAM_SIZE, buildQuicheConfig } from './quic-config.js';
+import type { CongestionControl } from './congestion.js';
 import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
 import { openUdpEndpoint, type UdpEndpoint, type UdpKind } from './udp-endpoint.js';
 import type { HostPort, Identity, QuicConnection } from './types.js';
@@ -21,6 +22,7 @@ export interface QuicServerOptions {
   maxDatagramSize?: number;
   /** The UDP implementation (tests); by default the batched one where it is built. */
   udp?: UdpKind;
+  congestion?: CongestionControl;
 }
 
 /** Application close code the server uses when shutting down. */
@@ -55,6 +57,7 @@ export class QuicServer implements ConnectionOwner {
       identity: opts.identity,
       requestPeerCert: opts.requestClientCert ?? false,
       maxDatagramSize,
+      ...(opts.congestion && { congestion: opts.congestion }),
     });
     let socket: UdpEndpoint;
     try {
