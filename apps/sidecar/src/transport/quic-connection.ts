@@ -121,6 +121,8 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   private readonly batchPool: SendBatch[] = [];
   private flushScheduled = false;
+  /** A stream's FIN is in quiche but not yet sent (see StreamHost.sendBeforeReceiving). */
+  private mustSendBeforeReceiving = false;
   private timer: NodeJS.Timeout | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
   private stuckCheck: NodeJS.Timeout | undefined;
@@ -169,6 +171,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   /** Feed one received datagram; the flush happens later this turn. */
   receive(data: Buffer, fromHost: string, fromPort: number): void {
     if (this.finished) return;
+    if (this.mustSendBeforeReceiving) this.sendPending();
     const from = this.recvInfo.from;
     if (from.port !== fromPort || from.host !== fromHost) {
       this.recvInfo = { from: { host: fromHost, port: fromPort }, to: this.local };
@@ -228,6 +231,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   /** Sends what quiche has, up to MAX_DATAGRAMS_PER_FLUSH; returns true if it stopped at the cap. */
   private sendAll(): boolean {
+    this.mustSendBeforeReceiving = false;
     const conn = this.conn;
     let batch = this.takeBatch();
     let sent = 0;
@@ -502,8 +506,12 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     return this.dead;
   }
 
-  sendNow(): void {
-    if (this.finished) return;
+  sendBeforeReceiving(): void {
+    this.mustSendBeforeReceiving = true;
+    this.scheduleFlush();
+  }
+
+  private sendPending(): void {
     if (this.sendAll() && !this.closing) this.scheduleFlush();
     this.armTimer();
   }

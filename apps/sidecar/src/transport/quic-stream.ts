@@ -14,8 +14,11 @@ export interface StreamHost {
   /** Shared scratch buffer for streamRecv; contents are copied out before the next call. */
   readonly readScratch: Buffer;
   scheduleFlush(): void;
-  /** Emit pending packets immediately, before any further datagram is received. */
-  sendNow(): void;
+  /**
+   * Pending packets must leave before the next received datagram is processed. They may wait
+   * until then, so the FINs of many streams ended in one turn share packets and one send.
+   */
+  sendBeforeReceiving(): void;
   /** Why the connection can no longer carry data, or undefined while it can. */
   deadReason(): Error | undefined;
   /** Ask the next flush to retry this stream's pending writes. */
@@ -353,7 +356,7 @@ export class QuicStreamImpl implements QuicStream {
         // acked and the peer's FIN was read, even if our FIN frame was never
         // emitted. An ACK processed between this call and the next send can
         // do exactly that to a bare FIN, so emit it before receiving again.
-        this.host.sendNow();
+        this.host.sendBeforeReceiving();
       }
       this.host.scheduleFlush();
       if (n !== null && n === data.length) {
