@@ -15,7 +15,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SeededStream, readThrough, writeSeededFile, writeSmallTree } from './lib/data.js';
 import { CLI, LeafsyncServer, REPO, leafsyncContinuous, leafsyncPull, type NodeFlags, type PassLine } from './lib/leafsync.js';
-import { Measured, run } from './lib/proc.js';
+import { Measured, run, udpReceiveBufferDrops } from './lib/proc.js';
 import { UdpRelay } from '../apps/sidecar/src/test-support/udp-relay.js';
 import { markdownTable, median, rows, bytesHuman, seconds, type Sample, type ToolResult, type WorkloadResult } from './lib/report.js';
 import { RsyncDaemon, ensureRsync, rsyncPull } from './lib/rsync.js';
@@ -177,7 +177,9 @@ async function leafsyncCold(spec: ColdSpec, k: number, opts: { datagramSize?: nu
       address = `${relay.address.host}:${relay.address.port}`;
     }
     // Timed from the connect's spawn: the server's first scan (hashing the folder) overlaps it.
+    const dropsBefore = udpReceiveBufferDrops();
     const r = await leafsyncPull(address, dest, clientHome, timeFile(), { datagramSize: opts.datagramSize, congestion: opts.congestion, ...nodeFlags });
+    const dropsAfter = udpReceiveBufferDrops();
     const stats = relay?.stats();
     const done = await server.stop();
     await spec.verify(dest, `leafsync run ${k}`);
@@ -191,13 +193,24 @@ async function leafsyncCold(spec: ColdSpec, k: number, opts: { datagramSize?: nu
       // Through a relay: the UDP payload bytes it saw (handshake included). Otherwise QUIC's own
       // counters for the pass, which leave out the handshake (a few kB; see W5).
       ...(stats ? { wireBytes: stats.toServer.bytes + stats.toClient.bytes } : r.pass.wireBytes !== undefined ? { wireBytes: r.pass.wireBytes } : {}),
-      detail: { pass: r.pass, ...(stats && { relay: stats }), ...(r.notices.length > 0 && { notices: r.notices }) },
+      detail: {
+        pass: r.pass,
+        ...(stats && { relay: stats }),
+        ...(r.notices.length > 0 && { notices: r.notices }),
+        ...(dropsBefore !== undefined && dropsAfter !== undefined && { kernelDrops: dropsAfter - dropsBefore }),
+      },
     };
     return { sample, ...(stats && { relay: stats }), dest, serverHome, clientHome };
   } finally {
     await relay?.close();
     if (server.proc.running) await server.stop();
   }
+}
+
+/** Datagrams the kernel dropped during a leafsync run for want of receive-buffer room ('?' where unknown). */
+function kernelDrops(sample: Sample): number | string {
+  const drops = sample.detail?.kernelDrops;
+  return typeof drops === 'number' ? drops : '?';
 }
 
 /** How many times a leafsync client replaced a connection whose answers kept stalling, from its notices. */
@@ -517,6 +530,7 @@ async function main(): Promise<void> {
   };
   let w1LeafsyncMBps = NaN;
   let w1RelayMBps = NaN;
+  let w1RelayKernelDrops: number | string = '?';
 
   if (ONLY.has('W1')) await step('W1', async () => {
     log(`W1: cold copy of one ${bytesHuman(SIZES.big)} file`);
@@ -557,11 +571,13 @@ async function main(): Promise<void> {
     w.tools.push(ls, ls8k, rs, rsF, tls, ...(syncthing ? [stq] : []));
     w1LeafsyncMBps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
     w1RelayMBps = SIZES.big / 1e6 / (wire.sample.wallMs / 1000);
+    w1RelayKernelDrops = kernelDrops(wire.sample);
     const tlsMBps = SIZES.big / 1e6 / (median(tls.samples.map((s) => s.wallMs)) / 1000);
     w.notes.push(
       `leafsync wire bytes: one extra run through a clean in-process UDP relay (${(wire.sample.wallMs / 1000).toFixed(2)} s, ${w1RelayMBps.toFixed(0)} MB/s through the relay; ${ls.relayWire.datagrams} datagrams); UDP payload bytes both ways, so QUIC headers, ACKs and the handshake count. rsync: --stats "Total bytes sent + received" (application bytes; no TCP/IP headers).`,
       `leafsync at 1350-byte datagrams moves ${((w1LeafsyncMBps / tlsMBps) * 100).toFixed(1)}% of plain TLS-over-TCP-in-Node throughput (${w1LeafsyncMBps.toFixed(0)} vs ${tlsMBps.toFixed(0)} MB/s); at 8192-byte datagrams ${((SIZES.big / 1e6 / (median(ls8k.samples.map((s) => s.wallMs)) / 1000) / tlsMBps) * 100).toFixed(1)}%.`,
       'Cold: every leafsync run starts a new server with an empty home (no index cache), so the server hashes the file inside the timed window (from the connect spawn to its exit); the destination is new.',
+      `Datagrams the kernel dropped because a UDP receive buffer was full (machine-wide /proc/net/snmp RcvbufErrors during each run; each one is a loss to QUIC): leafsync runs ${ls.samples.map(kernelDrops).join(', ')}; the clean-relay run ${kernelDrops(wire.sample)}.`,
     );
     record(w);
     const r0 = rows(w)[0]!;
@@ -781,7 +797,7 @@ async function main(): Promise<void> {
         const r = await leafsyncCold(bigSpec, k, { relay: { drop: 0.02, seed: 1000 + k }, ...(tr === lsBbr && { congestion: 'bbr' as const }) });
         tr.samples.push(r.sample);
         bigSpec.discard(r.dest);
-        log(`  ${(r.sample.wallMs / 1000).toFixed(2)} s, dropped ${r.relay!.toServer.dropped + r.relay!.toClient.dropped} of ${r.relay!.toServer.datagrams + r.relay!.toClient.datagrams} datagrams, ${redials(r.sample)} new connections`);
+        log(`  ${(r.sample.wallMs / 1000).toFixed(2)} s, dropped ${r.relay!.toServer.dropped + r.relay!.toClient.dropped} of ${r.relay!.toServer.datagrams + r.relay!.toClient.datagrams} datagrams (the kernel ${kernelDrops(r.sample)} more), ${redials(r.sample)} new connections`);
       }
     }
     w.tools.push(ls, lsBbr);
@@ -790,7 +806,7 @@ async function main(): Promise<void> {
     const bbrMbps = SIZES.big / 1e6 / (median(lsBbr.samples.map((s) => s.wallMs)) / 1000);
     w.notes.push(
       Number.isFinite(w1LeafsyncMBps)
-        ? `Every run completed and the copy was identical (SHA-256 checked). Throughput ${mbps.toFixed(0)} MB/s = ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct (${w1LeafsyncMBps.toFixed(0)} MB/s) and ${(mbps / w1RelayMBps).toFixed(2)}× W1 through the same relay with no drop (${w1RelayMBps.toFixed(0)} MB/s). The relay runs in the bench process and costs CPU on this 2-core machine, so the second ratio isolates the loss.`
+        ? `Every run completed and the copy was identical (SHA-256 checked). Throughput ${mbps.toFixed(0)} MB/s = ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct (${w1LeafsyncMBps.toFixed(0)} MB/s) and ${(mbps / w1RelayMBps).toFixed(2)}× W1 through the same relay with no drop (${w1RelayMBps.toFixed(0)} MB/s, though the kernel dropped ${w1RelayKernelDrops} of its datagrams for want of buffer room). The relay runs in the bench process and costs CPU on this 2-core machine, so the second ratio isolates the loss.`
         : `Every run completed and the copy was identical (SHA-256 checked); ${mbps.toFixed(0)} MB/s. W1 was not run, so there is no ratio.`,
       `The default congestion control is CUBIC, which cuts its window at every loss, random or not. The extra row runs both sides with --congestion bbr (BBRv1, which does not take random loss for congestion): ${bbrMbps.toFixed(0)} MB/s${Number.isFinite(w1LeafsyncMBps) ? ` = ${(bbrMbps / w1LeafsyncMBps).toFixed(2)}× W1 direct` : ''}. The target is judged on the default.`,
     );

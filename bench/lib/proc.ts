@@ -21,6 +21,21 @@ export interface Finished {
   usage: Usage | undefined;
 }
 
+/**
+ * Datagrams the kernel has dropped since boot, machine-wide, because a UDP socket's receive
+ * buffer was full (`RcvbufErrors` in /proc/net/snmp); undefined where that is not available.
+ */
+export function udpReceiveBufferDrops(): number | undefined {
+  if (!existsSync('/proc/net/snmp')) return undefined;
+  const [names, values] = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('Udp:'))
+    .map((line) => line.trim().split(/\s+/));
+  const at = names?.indexOf('RcvbufErrors') ?? -1;
+  const drops = at < 0 ? NaN : Number(values?.[at]);
+  return Number.isFinite(drops) ? drops : undefined;
+}
+
 function parseTimeFile(path: string): Usage | undefined {
   if (!existsSync(path)) return undefined;
   // GNU time may prefix "Command exited with non-zero status N" / "Command terminated by signal N".
