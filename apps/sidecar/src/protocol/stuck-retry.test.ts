@@ -5,7 +5,7 @@ import { QuicRemoteFolder } from './client-session.js';
 import { QuicStreamResetError, STREAM_STUCK_CODE } from '../transport/errors.js';
 import { connectQuic } from '../transport/quic-client.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
-import { MaliciousServer, ResetStream, STRANDED, type Reply } from '../test-support/malicious-server.js';
+import { MaliciousServer, ResetStream, STRANDED, stuckReply, type Reply } from '../test-support/malicious-server.js';
 import type { QuicConnection } from '../transport/types.js';
 import { seededBytes, tempDir } from '../test-support/trees.js';
 import type { Request } from './messages.js';
@@ -56,7 +56,7 @@ function dialer(t: { after(fn: () => Promise<void>): void }, server: MaliciousSe
   return { redial, dialed };
 }
 
-/** A server whose chunk answers are reset as stuck on the first connection (the only one that said hello so far). */
+/** A server that answers chunk requests on its first connection (while only one hello has come) with `stuck(req)`. */
 async function serverStuckOnFirstConnection(t: { after(fn: () => Promise<void>): void }, stuck: (req: Request) => Reply): Promise<MaliciousServer> {
   let hellos = 0;
   const server = await MaliciousServer.start({
@@ -70,12 +70,6 @@ async function serverStuckOnFirstConnection(t: { after(fn: () => Promise<void>):
   t.after(() => server.close());
   return server;
 }
-
-const resetAsStuck = (): Reply =>
-  (async function* () {
-    yield* [];
-    throw new ResetStream(STREAM_STUCK_CODE);
-  })();
 
 test('a chunk answer reset as stuck is asked again, for the chunks that had not arrived', async (t) => {
   const server = await serverThatResetsOnce(t, STREAM_STUCK_CODE, 'chunks');
@@ -108,10 +102,7 @@ test('an answer reset as stuck every time is given up on after 9 attempts, and t
     entries: [{ path: 'big.bin', data: DATA }],
     script: (req) =>
       req.t === 'chunks'
-        ? (async function* () {
-            yield* [];
-            throw new ResetStream(STREAM_STUCK_CODE);
-          })()
+        ? stuckReply()
         : undefined,
   });
   t.after(() => server.close());
@@ -125,7 +116,7 @@ test('an answer reset as stuck every time is given up on after 9 attempts, and t
 });
 
 test('a connection that strands answer after answer is replaced, and the transfer completes on the new one', async (t) => {
-  const server = await serverStuckOnFirstConnection(t, resetAsStuck);
+  const server = await serverStuckOnFirstConnection(t, stuckReply);
   const { redial, dialed } = dialer(t, server);
   const folder = await openFolder(t, server, redial);
   const bytesBefore = folder.wireBytes();
@@ -142,7 +133,7 @@ test('requests cut off by the replacement of their connection are asked again on
   // Chunk 0's answers are reset as stuck; the others never come, until the connection changes.
   const server = await serverStuckOnFirstConnection(t, (req) =>
     req.t === 'chunks' && req.indices.includes(0)
-      ? resetAsStuck()
+      ? stuckReply()
       : (async function* () {
           yield* [];
           await new Promise(() => {});
@@ -162,7 +153,7 @@ test('requests cut off by the replacement of their connection are asked again on
 });
 
 test('when no new connection can be had, the retries stay on the first one', async (t) => {
-  const server = await serverStuckOnFirstConnection(t, resetAsStuck);
+  const server = await serverStuckOnFirstConnection(t, stuckReply);
   let attempts = 0;
   const folder = await openFolder(t, server, async () => {
     attempts++;

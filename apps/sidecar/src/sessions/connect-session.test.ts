@@ -9,8 +9,7 @@ import { loadOrCreateIdentity } from '../transport/identity.js';
 import { QuicServer } from '../transport/quic-server.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { seededBytes, tempDirs } from '../test-support/trees.js';
-import { MaliciousServer, ResetStream } from '../test-support/malicious-server.js';
-import { STREAM_STUCK_CODE } from '../transport/errors.js';
+import { MaliciousServer, stuckReply } from '../test-support/malicious-server.js';
 import { CHUNK_SIZE } from '../engine/chunking.js';
 import { runConnect, type ConnectOptions } from './connect-session.js';
 import type { HostPort } from '../transport/types.js';
@@ -143,10 +142,7 @@ test('a connect whose connection strands answers moves to a new connection to th
     script: (req) => {
       if (req.t === 'hello') hellos++;
       if (req.t !== 'chunks' || hellos > 1) return undefined;
-      return (async function* () {
-        yield* [];
-        throw new ResetStream(STREAM_STUCK_CODE);
-      })();
+      return stuckReply();
     },
   });
   t.after(() => server.close());

@@ -4,9 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WatchCycleSummary } from '@leafsync/shared';
 import { CHUNK_SIZE } from '../engine/chunking.js';
-import { MaliciousServer, ResetStream } from '../test-support/malicious-server.js';
+import { MaliciousServer, stuckReply } from '../test-support/malicious-server.js';
 import { seededBytes, tempDirs } from '../test-support/trees.js';
-import { STREAM_STUCK_CODE } from '../transport/errors.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore } from '../transport/trust-store.js';
 import type { Request } from '../protocol/messages.js';
@@ -22,10 +21,7 @@ test('a watch whose connection strands answers moves to a new connection, pushin
     script: (req) => {
       if (req.t === 'hello') hellos.push(req);
       if (req.t !== 'chunks' || hellos.length > 1) return undefined;
-      return (async function* () {
-        yield* [];
-        throw new ResetStream(STREAM_STUCK_CODE);
-      })();
+      return stuckReply();
     },
   });
   t.after(() => server.close());

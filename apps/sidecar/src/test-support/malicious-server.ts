@@ -11,6 +11,7 @@ import { encodeFrame, readFrames } from '../protocol/frame-codec.js';
 import { HASH_BYTES, HASHES_PER_BATCH, ENTRIES_PER_BATCH, MAX_FRAME_BYTES, PROTOCOL_VERSION, request, type Request } from '../protocol/messages.js';
 import { QuicServer } from '../transport/quic-server.js';
 import type { HostPort, Identity, QuicConnection, QuicStream } from '../transport/types.js';
+import { STREAM_STUCK_CODE } from '../transport/errors.js';
 
 /** One entry the fake folder claims to hold. `size`/`root` default to the truth about `data`. */
 export interface FakeEntry {
@@ -59,6 +60,14 @@ export class ResetStream extends Error {
   constructor(readonly code: number) {
     super(`reset with code ${code}`);
   }
+}
+
+/** A reply that is at once reset as stuck, as a sender whose QUIC stack stranded it would (STREAM_STUCK_CODE). */
+export function stuckReply(): Reply {
+  return (async function* () {
+    yield* [];
+    throw new ResetStream(STREAM_STUCK_CODE);
+  })();
 }
 
 export class ScriptedPeer {
