@@ -77,8 +77,15 @@ export async function withReconnects(peer: PeerTarget, hooks: ReconnectHooks, se
     const link: PeerLink = {
       ...pinned,
       redial: async () => {
-        hooks.onNotice?.(`answers from ${pinned.address} kept stalling on this connection; continuing on a new one`);
-        const again = await connectPinned(peer.target, peer.trust, { fingerprint: pinned.fingerprint }, connectOptions);
+        const stalling = `answers from ${pinned.address} kept stalling on this connection`;
+        let again: PinnedConnection;
+        try {
+          again = await connectPinned(peer.target, peer.trust, { fingerprint: pinned.fingerprint }, connectOptions);
+        } catch (err) {
+          hooks.onNotice?.(`${stalling}, and a new one could not be opened (${(err as Error).message}); staying on it`);
+          throw err;
+        }
+        hooks.onNotice?.(`${stalling}; continuing on a new one`);
         open.add(again.conn);
         void again.conn.closed.then(() => open.delete(again.conn));
         return again.conn;
