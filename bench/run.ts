@@ -36,6 +36,7 @@ const { values: argv } = parseArgs({
     'big-mib': { type: 'string' },
     files: { type: 'string' },
     streams: { type: 'string' },
+    congestion: { type: 'string' },
     'with-syncthing': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -57,7 +58,10 @@ const RESULTS = join(REPO, 'bench/results');
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, 'Z');
 const PROFILE_DIR = argv.profile ? join(RESULTS, 'profiles', STAMP) : undefined;
 const STREAMS = argv.streams !== undefined ? Number(argv.streams) : undefined; // leafsync's default (8) unless given
-const nodeFlags: NodeFlags & { streams?: number | undefined } = { profileDir: PROFILE_DIR, streams: STREAMS };
+if (argv.congestion !== undefined && argv.congestion !== 'cubic' && argv.congestion !== 'bbr') throw new Error(`--congestion must be cubic or bbr, not ${argv.congestion}`);
+/** Every leafsync process's congestion control (leafsync's default unless given; W6's extra row still runs bbr). */
+const CONGESTION = argv.congestion;
+const nodeFlags: NodeFlags & { streams?: number | undefined; congestion?: string | undefined } = { profileDir: PROFILE_DIR, streams: STREAMS, congestion: CONGESTION };
 
 const log = (s: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
@@ -168,7 +172,7 @@ async function leafsyncCold(spec: ColdSpec, k: number, opts: { datagramSize?: nu
   const clientHome = fresh('connect-home');
   const dest = fresh('dest', false);
   await prepareCache(spec.warm);
-  const server = await LeafsyncServer.start(spec.src, serverHome, timeFile(), { datagramSize: opts.datagramSize, congestion: opts.congestion, ...nodeFlags });
+  const server = await LeafsyncServer.start(spec.src, serverHome, timeFile(), { ...nodeFlags, datagramSize: opts.datagramSize, congestion: opts.congestion ?? CONGESTION });
   let relay: UdpRelay | undefined;
   try {
     let address = server.address;
@@ -178,7 +182,7 @@ async function leafsyncCold(spec: ColdSpec, k: number, opts: { datagramSize?: nu
     }
     // Timed from the connect's spawn: the server's first scan (hashing the folder) overlaps it.
     const dropsBefore = udpReceiveBufferDrops();
-    const r = await leafsyncPull(address, dest, clientHome, timeFile(), { datagramSize: opts.datagramSize, congestion: opts.congestion, ...nodeFlags });
+    const r = await leafsyncPull(address, dest, clientHome, timeFile(), { ...nodeFlags, datagramSize: opts.datagramSize, congestion: opts.congestion ?? CONGESTION });
     const dropsAfter = udpReceiveBufferDrops();
     const stats = relay?.stats();
     const done = await server.stop();

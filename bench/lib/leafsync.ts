@@ -124,7 +124,8 @@ export async function leafsyncPull(
 }
 
 /** A `connect --json` that keeps running (continuous passes every `intervalS`), under GNU time. */
-export function leafsyncContinuous(address: string, dest: string, home: string, timeFile: string, intervalS: number, opts: NodeFlags = {}): Measured {
+export function leafsyncContinuous(address: string, dest: string, home: string, timeFile: string, intervalS: number, opts: { congestion?: string | undefined } & NodeFlags = {}): Measured {
   const args = [...nodeArgs(opts, 'connect-continuous'), CLI, '--home', home, 'connect', address, dest, '--accept-first', '--json', '--interval', String(intervalS)];
+  if (opts.congestion !== undefined) args.push('--congestion', opts.congestion);
   return new Measured(process.execPath, args, timeFile);
 }
