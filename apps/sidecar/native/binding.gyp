@@ -4,6 +4,11 @@
       "target_name": "udp_batch",
       "sources": ["udp_batch.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "fs_lock",
+      "sources": ["fs_lock.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

@@ -1,13 +1,15 @@
-// Builds native/udp_batch.c, the batched UDP socket (src/transport/udp-endpoint.ts), with node-gyp.
-// It is Linux-only (sendmmsg, UDP GSO/GRO). Elsewhere, or where it cannot be compiled, leafsync
-// runs on node:dgram at about half the throughput: say so and carry on rather than fail the build.
-// On Linux the test suite insists on the batched socket, so CI notices a build that fell back.
+// Builds the native addons with node-gyp: native/udp_batch.c, the batched UDP socket
+// (src/transport/udp-endpoint.ts), and native/fs_lock.c, the folder write lock
+// (src/engine/folder-lock.ts). They are Linux-only (sendmmsg, UDP GSO/GRO, flock). Elsewhere, or
+// where they cannot be compiled, leafsync runs on node:dgram at about half the throughput and
+// without folder locks (re-reading every file it stages): say so and carry on rather than fail
+// the build. On Linux the test suite insists on both, so CI notices a build that fell back.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 if (process.platform !== 'linux') {
-  console.log(`native UDP batching is Linux-only; on ${process.platform} leafsync uses node:dgram`);
+  console.log(`the native addons are Linux-only; on ${process.platform} leafsync uses node:dgram and no folder locks`);
   process.exit(0);
 }
 // npm names its own node-gyp in npm_config_node_gyp for scripts; run by hand, look beside npm.
@@ -20,7 +22,7 @@ const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
 if (result.status !== 0) {
   console.warn(`${result.stdout ?? ''}${result.stderr ?? ''}`);
   console.warn(
-    `\nWARNING: could not build native/udp_batch.c (${result.error?.message ?? `node-gyp exited ${result.status}`}).\n` +
-      'leafsync will use node:dgram, about half as fast. Install python3, make and a C compiler, then npm run build.\n',
+    `\nWARNING: could not build native/udp_batch.c and native/fs_lock.c (${result.error?.message ?? `node-gyp exited ${result.status}`}).\n` +
+      'leafsync will use node:dgram, about half as fast, and take no folder locks. Install python3, make and a C compiler, then npm run build.\n',
   );
 }

@@ -4,7 +4,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { runCli, startServeProcess, passLines } from '../test-support/cli-process.js';
+import { runCli, startConnectProcess, startServeProcess, passLines } from '../test-support/cli-process.js';
 import { hashTree, seededBytes, tempDir, tempDirs, writeTree } from '../test-support/trees.js';
 import { sampleTree } from '../test-support/pull-scenarios.js';
 import { CHUNK_SIZE } from '../engine/chunking.js';
@@ -54,6 +54,26 @@ test('serve + connect --once --accept-first --json: identical trees, one JSON li
   const again = await runCli(['connect', server.address, dest, '--once', '--json'], { home: clientHome });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(passLines(again)[0]!.bytesFetched, 0);
+});
+
+test('one writer per folder: a second connect, or a serve --allow-push, into a folder a connect is syncing is refused in one line', async (t) => {
+  const [served, dest, serverHome, clientHome] = await tempDirs(t, 'served', 'dest', 'shome', 'chome');
+  await writeTree(served, sampleTree());
+  const server = await startServeProcess(t, serverHome, served);
+  const first = startConnectProcess(t, clientHome, [server.address, dest, '--accept-first', '--interval', '0.2']);
+  await first.waitFor((e) => e.event === 'pass', 'the first pass');
+  const second = await runCli(['connect', server.address, dest, '--once', '--json'], { home: clientHome });
+  assert.equal(second.code, 1);
+  assert.equal(second.stderr, `leafsync: error: another leafsync session is already writing into ${dest}; stop it first (connect, watch and serve --allow-push each need a folder of their own)\n`);
+  const pushTarget = await runCli(['serve', dest, '--allow-push', '--port', '0', '--bind', '127.0.0.1'], { home: serverHome });
+  assert.equal(pushTarget.code, 1);
+  assert.match(pushTarget.stderr, /already writing into/);
+  // A read-only serve of the same folder is fine: it writes nothing there.
+  await startServeProcess(t, serverHome, dest);
+  await first.kill('SIGINT');
+  const after = await runCli(['connect', server.address, dest, '--once', '--json'], { home: clientHome });
+  assert.equal(after.code, 0, after.stderr);
+  assert.deepEqual(await hashTree(dest), await hashTree(served));
 });
 
 test('an unpinned server is refused without --accept-first, and nothing is written', async (t) => {

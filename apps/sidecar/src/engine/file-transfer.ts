@@ -40,6 +40,8 @@ export interface TransferContext {
   touchedDirs: Set<string>;
   /** Write changed chunks over the local file when few changed (see in-place-patch). */
   inPlace?: boolean;
+  /** The caller holds the folder's write lock (folder-lock): see StagingFile.finalize. */
+  exclusive?: boolean;
 }
 
 export interface LocalVersion {
@@ -85,10 +87,9 @@ export async function transferFile(
   // The file's chunk hashes once it is done: the announced ones, or for a single chunk the hash
   // of the bytes that matched the root (empty for an empty file).
   let hashes: readonly Uint8Array[] = remoteHashes ?? [];
-  const chunkIsGood = remoteHashes
-    ? (i: number, data: Uint8Array) => bytesEqual(hashChunk(data), remoteHashes[i]!)
-    : (_i: number, data: Uint8Array) => {
-        const h = hashChunk(data);
+  const hashIsGood = remoteHashes
+    ? (i: number, h: Uint8Array) => bytesEqual(h, remoteHashes[i]!)
+    : (_i: number, h: Uint8Array) => {
         if (!bytesEqual(merkleRoot([h]), file.root)) return false;
         hashes = [h];
         return true;
@@ -100,7 +101,7 @@ export async function transferFile(
   try {
     let wanted = !record ? [...Array(count).keys()] : inPlace ? inPlace.filter((i) => !record.bitmap.has(i)) : record.bitmap.missing();
     for (let attempt = 0; wanted.length > 0; attempt++) {
-      const bad = await fetchInto(ctx, file, chunkIsGood, staging, record, wanted, stats);
+      const bad = await fetchInto(ctx, file, hashIsGood, staging, record, wanted, stats);
       if (bad.length > 0 && attempt > 0) throw new ChunkHashMismatchError(file.path, bad);
       wanted = bad;
     }
@@ -114,6 +115,7 @@ export async function transferFile(
       await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, {
         syncDir: false,
         beforeReplace: () => assertDestUnchanged(file.path, dest, destBefore),
+        ...(ctx.exclusive && { exclusive: true }),
       });
       ctx.touchedDirs.add(dirname(dest));
     }
@@ -193,7 +195,7 @@ async function copyMatchingLocalChunks(staging: StagingFile, local: LocalVersion
 async function fetchInto(
   ctx: TransferContext,
   file: FileSummary,
-  chunkIsGood: (index: number, data: Uint8Array) => boolean,
+  hashIsGood: (index: number, hash: Uint8Array) => boolean,
   staging: StagingFile,
   record: BitmapFile | undefined,
   wanted: number[],
@@ -210,11 +212,12 @@ async function fetchInto(
         await ctx.remote.fetchChunks(file.path, batch, async (index, data) => {
           ctx.signal?.throwIfAborted();
           if (ctx.limiter) await ctx.limiter.take(data.length, ctx.signal);
-          if (!chunkIsGood(index, data)) {
+          const hash = hashChunk(data);
+          if (!hashIsGood(index, hash)) {
             bad.push(index);
             return;
           }
-          await staging.writeChunk(index, data);
+          await staging.writeChunk(index, data, hash);
           await record?.mark(index);
           // Counted only once recorded, so reported progress never exceeds what a resume finds.
           stats.chunksFetched++;

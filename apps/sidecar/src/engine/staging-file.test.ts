@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
-import { CHUNK_SIZE, hashChunk } from './chunking.js';
+import { CHUNK_SIZE, hashChunk, hashStats } from './chunking.js';
 import { ChunkLengthError, ChunkOutOfRangeError, MerkleMismatchError } from './errors.js';
 import { merkleRoot } from './merkle.js';
 import { StagingFile, stagingPathFor, tidyStagingDir } from './staging-file.js';
@@ -134,6 +134,49 @@ describe('StagingFile', () => {
     const st = await stat(dest);
     assert.equal(Math.floor(st.mtimeMs), MTIME);
     assert.equal(st.mode & 0o777, 0o640);
+  });
+
+  it('exclusive: a new file whose every chunk was written with its hash is checked against those hashes, not read back', async () => {
+    const dest = join(root, 'new.bin');
+    const data = randomBytes(2 * MiB + 300);
+    const hashes = [0, 1, 2].map((i) => hashChunk(data.subarray(i * MiB, (i + 1) * MiB)));
+    const s = await StagingFile.open(root, 'new.bin', { size: data.length });
+    for (const i of [2, 0, 1]) await s.writeChunk(i, data.subarray(i * MiB, (i + 1) * MiB), hashes[i]);
+    // A wrong announced root is still refused: the written hashes must add up to it.
+    await assert.rejects(s.finalize(dest, { size: data.length, root: rootOf(randomBytes(10)), mtimeMs: MTIME, mode: 0o600 }, { exclusive: true }), MerkleMismatchError);
+    const hashedBefore = hashStats.bytesHashed;
+    await s.finalize(dest, { size: data.length, root: rootOf(data), mtimeMs: MTIME, mode: 0o640 }, { exclusive: true });
+    assert.equal(hashStats.bytesHashed, hashedBefore, 'nothing was read back to hash');
+    assert.ok((await readFile(dest)).equals(data));
+    const st = await stat(dest);
+    assert.equal(Math.floor(st.mtimeMs), MTIME);
+    assert.equal(st.mode & 0o777, 0o640);
+  });
+
+  it('exclusive: bytes this file did not get from writeChunk with a hash (a seed, a write without one) are read back and checked', async () => {
+    const old = randomBytes(2 * MiB);
+    const next = Buffer.from(old);
+    next[MiB + 7] = (next[MiB + 7] as number) ^ 1;
+    const chunk1 = next.subarray(MiB);
+    // Seeded: chunk 0 comes from the old file; "forgetting" chunk 1 is caught as before.
+    const seededDest = join(root, 'seeded');
+    await writeFile(seededDest, old);
+    const seeded = await StagingFile.open(root, 'seeded', { size: next.length, seedFrom: seededDest });
+    await assert.rejects(seeded.finalize(seededDest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o600 }, { exclusive: true }), MerkleMismatchError);
+    await seeded.writeChunk(1, chunk1, hashChunk(chunk1));
+    const hashedBefore = hashStats.bytesHashed;
+    await seeded.finalize(seededDest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o600 }, { exclusive: true });
+    assert.equal(hashStats.bytesHashed - hashedBefore, next.length, 'the seeded file was read back whole');
+    assert.ok((await readFile(seededDest)).equals(next));
+
+    // New, but one chunk was written without its hash, then changed on disk behind our back.
+    const dest = join(root, 'unhashed');
+    const s = await StagingFile.open(root, 'unhashed', { size: next.length });
+    await s.writeChunk(0, next.subarray(0, MiB), hashChunk(next.subarray(0, MiB)));
+    await s.writeChunk(1, chunk1);
+    await writeFile(s.tempPath, Buffer.alloc(10, 1), { flag: 'r+' });
+    await assert.rejects(s.finalize(dest, { size: next.length, root: rootOf(next), mtimeMs: MTIME, mode: 0o600 }, { exclusive: true }), MerkleMismatchError);
+    await assert.rejects(stat(dest), { code: 'ENOENT' }, 'nothing published');
   });
 
   it('a finalize stopped by its last check keeps a staging file that a resume can write again, even for a read-only file', async () => {

@@ -49,7 +49,8 @@ test('push: a new file lands on the server verified, with its mtime', async (t) 
   const big = await remote.push(await entryOf(source, 'big.bin'), NONE);
   assert.deepEqual([small.chunks, big.chunks], [1, 4]);
   assert.deepEqual(await hashTree(s.served), await hashTree(s.local));
-  assert.deepEqual((await readdir(s.served)).sort(), ['big.bin', 'docs'], 'no staging left behind');
+  assert.deepEqual((await readdir(s.served)).sort(), ['.leafsync_tmp', 'big.bin', 'docs']);
+  assert.deepEqual(await readdir(join(s.served, '.leafsync_tmp')), ['writer.lock'], 'no staging left behind, just the running server\'s lock');
 });
 
 test('push: changing one chunk of a 64 MiB file sends one chunk, seeded from the server copy', async (t) => {
@@ -89,7 +90,7 @@ test('push: a delete moves the server copy to its trash, only if it is still the
   await remote.remove('old.txt', (await entryOf(source, 'old.txt')).root);
   await assert.rejects(remote.remove('kept.txt', (await entryOf(source, 'kept.txt')).root), (err: unknown) => err instanceof PeerError && err.code === 'CONFLICT');
   assert.equal(await readFile(join(s.served, 'kept.txt'), 'utf8'), 'server changed this\n');
-  assert.deepEqual(await readdir(s.served).then((n) => n.sort()), ['.leafsync_trash', 'kept.txt']);
+  assert.deepEqual(await readdir(s.served).then((n) => n.sort()), ['.leafsync_tmp', '.leafsync_trash', 'kept.txt']);
   const [stamp] = await readdir(join(s.served, '.leafsync_trash'));
   assert.equal(await readFile(join(s.served, '.leafsync_trash', stamp!, 'old.txt'), 'utf8'), 'to delete\n');
 });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalFolderSource, type FolderScan } from '../engine/folder-source.js';
+import { lockFolderForWriting } from '../engine/folder-lock.js';
 import { IndexCache } from '../engine/index-cache.js';
 import { isInternalName } from '../engine/internal-names.js';
 import { DirectoryWatch } from '../fs/directory-watch.js';
@@ -48,18 +49,23 @@ export interface ConnectHooks extends ReconnectHooks {
  */
 export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {}): Promise<PassSummary | undefined> {
   const folder = await destinationFolder(opts.folder);
-  const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => hooks.onNotice?.(w.message) });
-  // Between passes nothing may have changed here: a watched folder is not walked again for that.
-  const watch = hooks.once ? undefined : new DirectoryWatch({ ignoreName: isInternalName, ...(hooks.onNotice && { onGiveUp: hooks.onNotice }) });
+  const lock = await lockFolderForWriting(folder);
   try {
-    return await connectLoop(opts, hooks, folder, cache, watch);
+    const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => hooks.onNotice?.(w.message) });
+    // Between passes nothing may have changed here: a watched folder is not walked again for that.
+    const watch = hooks.once ? undefined : new DirectoryWatch({ ignoreName: isInternalName, ...(hooks.onNotice && { onGiveUp: hooks.onNotice }) });
+    try {
+      return await connectLoop(opts, hooks, folder, lock.exclusive, cache, watch);
+    } finally {
+      watch?.close();
+      cache.close();
+    }
   } finally {
-    watch?.close();
-    cache.close();
+    await lock.release();
   }
 }
 
-async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, cache: IndexCache, watch: DirectoryWatch | undefined): Promise<PassSummary | undefined> {
+async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, exclusive: boolean, cache: IndexCache, watch: DirectoryWatch | undefined): Promise<PassSummary | undefined> {
   const local = new LocalFolderSource(folder, {
     cache,
     ...(watch && { watch }),
@@ -98,6 +104,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
         state,
         ...(opts.mirror && { mirror: true }),
         ...(opts.inPlace && { inPlace: true }),
+        ...(exclusive && { exclusive }),
         ...(limiter && { limiter }),
         ...(hooks.signal && { signal: hooks.signal }),
         ...(opts.file !== undefined && { only: opts.file }),

@@ -13,6 +13,7 @@ import { QuicServer } from '../transport/quic-server.js';
 import type { CongestionControl } from '../transport/congestion.js';
 import type { HostPort, Identity } from '../transport/types.js';
 import { FolderError, existingFolder } from './local-paths.js';
+import { lockFolderForWriting, type FolderWriteLock } from '../engine/folder-lock.js';
 
 export interface ServeOptions {
   folder: string;
@@ -47,6 +48,17 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     const info = await stat(join(folder, opts.file)).catch(() => undefined);
     if (!info?.isFile()) throw new FolderError(`--file ${opts.file}: no such file in ${folder}`);
   }
+  // Pushes write into the folder: no connect or watch may write into it meanwhile.
+  const lock = opts.allowPush ? await lockFolderForWriting(folder) : undefined;
+  try {
+    return await serveFolder(opts, folder, lock);
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
+}
+
+async function serveFolder(opts: ServeOptions, folder: string, lock: FolderWriteLock | undefined): Promise<RunningServe> {
   const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => opts.log?.(w.message) });
   // Clients ask for the listing at every pass; with nothing changed the server answers without
   // walking the folder again.
@@ -86,6 +98,7 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
       await server.close();
       watch.close();
       cache.close();
+      await lock?.release();
     },
   };
 }

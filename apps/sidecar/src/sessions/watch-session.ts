@@ -11,6 +11,7 @@ import { QuicRemoteFolder } from '../protocol/client-session.js';
 import { serveConnection } from '../protocol/server-session.js';
 import { ChangeDebouncer } from './change-debouncer.js';
 import { destinationFolder } from './local-paths.js';
+import { lockFolderForWriting } from '../engine/folder-lock.js';
 import type { FolderSyncOptions } from './connect-session.js';
 import { withReconnects, type ReconnectHooks } from './reconnecting.js';
 import { SyncBaseStore } from './sync-base-store.js';
@@ -39,6 +40,15 @@ export interface WatchHooks extends ReconnectHooks {
  */
 export async function runWatch(opts: WatchOptions, hooks: WatchHooks = {}): Promise<void> {
   const folder = await destinationFolder(opts.folder);
+  const lock = await lockFolderForWriting(folder);
+  try {
+    await watchFolder(opts, hooks, folder, lock.exclusive);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function watchFolder(opts: WatchOptions, hooks: WatchHooks, folder: string, exclusive: boolean): Promise<void> {
   const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => hooks.onNotice?.(w.message) });
   const local = new LocalFolderSource(folder, {
     cache,
@@ -74,6 +84,7 @@ export async function runWatch(opts: WatchOptions, hooks: WatchHooks = {}): Prom
             remote,
             local,
             folder,
+            ...(exclusive && { exclusive }),
             mirror: opts.mirror === true,
             fingerprint: opts.identity.fingerprint,
             ...(opts.file !== undefined && { only: opts.file }),

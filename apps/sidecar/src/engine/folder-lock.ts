@@ -1,0 +1,92 @@
+import { constants } from 'node:fs';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { STAGING_DIR, tidyStagingDir } from './staging-file.js';
+
+/**
+ * Another leafsync session (in this process or another) is writing into the folder. Two would
+ * share staging files, whose paths are per file so that an interrupted transfer finds its own
+ * again, and undo each other's work.
+ */
+export class FolderBusyError extends Error {
+  readonly code = 'FOLDER_BUSY';
+  constructor(readonly folder: string) {
+    super(`another leafsync session is already writing into ${folder}; stop it first (connect, watch and serve --allow-push each need a folder of their own)`);
+  }
+}
+
+export interface FolderWriteLock {
+  /**
+   * True while the kernel lock is held, so no other leafsync session writes into the folder.
+   * False where file locks are not available (the native addon is Linux-only): then nothing is
+   * ruled out, and the engine keeps re-reading what it staged before publishing it.
+   */
+  readonly exclusive: boolean;
+  release(): Promise<void>;
+}
+
+interface LockAddon {
+  tryLockExclusive(fd: number): boolean;
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/fs_lock.node', import.meta.url));
+let addon: LockAddon | null | undefined;
+
+function loadAddon(): LockAddon | undefined {
+  if (addon === undefined) {
+    addon = null;
+    if (process.platform === 'linux') {
+      try {
+        addon = createRequire(import.meta.url)(ADDON_PATH) as LockAddon;
+      } catch {
+        // Not built (no compiler where it was installed): sessions run unlocked, as said above.
+      }
+    }
+  }
+  return addon ?? undefined;
+}
+
+/** Whether this installation can take folder locks (the suite insists on it where the addon should build). */
+export function folderLocksAvailable(): boolean {
+  return loadAddon() !== undefined;
+}
+
+const UNLOCKED: FolderWriteLock = { exclusive: false, release: async () => {} };
+
+/**
+ * Claims `folder` for writing until release(): a flock on a file in its staging folder, which
+ * the kernel drops when this process ends however it ends, so a session restarted after a crash
+ * is never kept out. Throws FolderBusyError if another session holds it.
+ */
+export async function lockFolderForWriting(folder: string): Promise<FolderWriteLock> {
+  const native = loadAddon();
+  if (!native) return UNLOCKED;
+  const path = join(folder, STAGING_DIR, 'writer.lock');
+  await mkdir(dirname(path), { recursive: true });
+  for (;;) {
+    const file = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    let held = false;
+    try {
+      if (!native.tryLockExclusive(file.fd)) throw new FolderBusyError(folder);
+      // The holder before us unlinks the file as it lets go: if that happened between our open
+      // and our lock, we hold a file nobody else will ever open. Take the one now at the path.
+      const [mine, current] = await Promise.all([file.stat(), stat(path).catch(() => undefined)]);
+      held = current !== undefined && current.ino === mine.ino && current.dev === mine.dev;
+    } finally {
+      if (!held) await file.close();
+    }
+    if (held) {
+      return {
+        exclusive: true,
+        release: async () => {
+          // Unlinked while still locked, so whoever opens the path next gets a fresh file.
+          await unlink(path).catch(() => {});
+          await file.close();
+          await tidyStagingDir(folder);
+        },
+      };
+    }
+  }
+}
