@@ -160,8 +160,9 @@ export class StagingFile {
    * With `exclusive` (the caller holds the folder's write lock, so no other session can touch
    * this staging file) a file created here whose every chunk was written whole with its hash is
    * checked against those hashes instead: re-reading it would only read back the page cache
-   * this process just filled (bench W1: a second SHA-256 pass over 1 GiB, ~15% of the client's
-   * CPU). fsync still has the last word: an I/O error there fails the file before the rename.
+   * this process just filled (bench W1: a second SHA-256 pass over 1 GiB, about a sixth of the
+   * client's CPU). fsync still has the last word: an I/O error there fails the file before the
+   * rename.
    */
   async finalize(
     destAbs: string,

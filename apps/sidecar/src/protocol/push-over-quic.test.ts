@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHUNK_SIZE } from '../engine/chunking.js';
+import { CHUNK_SIZE, hashStats } from '../engine/chunking.js';
 import { LocalFolderSource } from '../engine/folder-source.js';
 import type { FileSummary } from '../engine/types.js';
 import { startServe, type ServeOptions } from '../sessions/serve-session.js';
@@ -46,7 +46,11 @@ test('push: a new file lands on the server verified, with its mtime', async (t) 
   const remote = await QuicRemoteFolder.open(conn, { mode: 'push' });
   await remote.push({ path: 'docs', type: 'dir', size: 0, mtimeMs: 0, mode: 0o755, root: NONE }, NONE);
   const small = await remote.push(await entryOf(source, 'docs/new.txt'), NONE);
-  const big = await remote.push(await entryOf(source, 'big.bin'), NONE);
+  const bigEntry = await entryOf(source, 'big.bin');
+  const hashedBefore = hashStats.bytesHashed;
+  const big = await remote.push(bigEntry, NONE);
+  // The server holds the folder's write lock: what it wrote from verified chunks is not read back.
+  assert.equal(hashStats.bytesHashed, hashedBefore, 'no file was hashed during the push');
   assert.deepEqual([small.chunks, big.chunks], [1, 4]);
   assert.deepEqual(await hashTree(s.served), await hashTree(s.local));
   assert.deepEqual((await readdir(s.served)).sort(), ['.leafsync_tmp', 'big.bin', 'docs']);

@@ -10,7 +10,8 @@ import { QuicServer } from '../transport/quic-server.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { seededBytes, tempDirs } from '../test-support/trees.js';
 import { MaliciousServer, stuckReply } from '../test-support/malicious-server.js';
-import { CHUNK_SIZE } from '../engine/chunking.js';
+import { CHUNK_SIZE, hashStats } from '../engine/chunking.js';
+import { FolderBusyError } from '../engine/folder-lock.js';
 import { runConnect, type ConnectOptions } from './connect-session.js';
 import type { HostPort } from '../transport/types.js';
 
@@ -154,4 +155,29 @@ test('a connect whose connection strands answers moves to a new connection to th
   assert.equal(hellos, 2, 'one new connection');
   assert.deepEqual(notices, [`answers from ${server.address.host}:${server.address.port} kept stalling on this connection; continuing on a new one`]);
   assert.ok((pass?.wireBytes ?? 0) > data.length, `the pass counts the bytes of both connections (${pass?.wireBytes})`);
+});
+
+test('connect holds its folder for the session: a second one is refused, and the files it pulls new are not read back', async (t) => {
+  const [serverHome, clientHome, served, dest] = await tempDirs(t, 'sh', 'ch', 'served', 'dest');
+  await writeFile(join(served, 'big.bin'), seededBytes('held', 3 * CHUNK_SIZE + 5));
+  await writeFile(join(served, 'small.txt'), 'small\n');
+  const source = new LocalFolderSource(served);
+  await source.summary(); // the server's own hashing, done before we count
+  const server = await QuicServer.listen({ host: '127.0.0.1', port: 0, identity: await loadOrCreateIdentity(serverHome), onConnection: (c) => void serveConnection(c, { source }) });
+  t.after(() => server.close());
+  const stop = new AbortController();
+  t.after(() => stop.abort());
+  let firstPass!: () => void;
+  const passed = new Promise<void>((resolve) => (firstPass = resolve));
+  const hashedBefore = hashStats.bytesHashed;
+  const running = runConnect(await connectOptions(server.address, dest, clientHome), { signal: stop.signal, intervalMs: 200, onPass: () => firstPass() });
+  await passed;
+  assert.equal(hashStats.bytesHashed, hashedBefore, 'the new files were checked by the hashes they were written with');
+  assert.equal(await readFile(join(dest, 'small.txt'), 'utf8'), 'small\n');
+  assert.ok((await readFile(join(dest, 'big.bin'))).equals(seededBytes('held', 3 * CHUNK_SIZE + 5)));
+  await assert.rejects(runConnect(await connectOptions(server.address, dest, clientHome), { once: true }), FolderBusyError);
+  stop.abort();
+  await running;
+  const again = await runConnect(await connectOptions(server.address, dest, clientHome), { once: true });
+  assert.deepEqual(again?.failures, [], 'the folder is free once the first session ended');
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WatchCycleSummary } from '@leafsync/shared';
-import { CHUNK_SIZE } from '../engine/chunking.js';
+import { CHUNK_SIZE, hashStats } from '../engine/chunking.js';
 import { MaliciousServer, stuckReply } from '../test-support/malicious-server.js';
 import { seededBytes, tempDirs } from '../test-support/trees.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
@@ -28,6 +28,7 @@ test('a watch whose connection strands answers moves to a new connection, pushin
   const stop = new AbortController();
   const cycles: WatchCycleSummary[] = [];
   const notices: string[] = [];
+  const hashedBefore = hashStats.bytesHashed;
   await runWatch(
     {
       target: server.address,
@@ -51,6 +52,7 @@ test('a watch whose connection strands answers moves to a new connection, pushin
   assert.deepEqual(cycles[0]?.failures, []);
   assert.equal(cycles[0]?.filesPulled, 1);
   assert.ok((await readFile(join(folder, 'big.bin'))).equals(data), 'the file arrived whole');
+  assert.equal(hashStats.bytesHashed, hashedBefore, 'watch holds its folder: the new file was checked by the hashes it was written with');
   assert.deepEqual(hellos.map((h) => h.t === 'hello' && h.mode), ['push', 'push'], 'the new connection says hello as a pushing client too');
   assert.deepEqual(notices, [`answers from ${server.address.host}:${server.address.port} kept stalling on this connection; continuing on a new one`]);
 });
