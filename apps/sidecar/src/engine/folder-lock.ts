@@ -1,9 +1,8 @@
 import { constants } from 'node:fs';
 import { mkdir, open, stat, unlink } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { STAGING_DIR, tidyStagingDir } from './staging-file.js';
+import { loadNativeAddon } from '../util/native-addon.js';
 
 /**
  * Another leafsync session (in this process or another) is writing into the folder. Two would
@@ -31,22 +30,7 @@ interface LockAddon {
   tryLockExclusive(fd: number): boolean;
 }
 
-const ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/fs_lock.node', import.meta.url));
-let addon: LockAddon | null | undefined;
-
-function loadAddon(): LockAddon | undefined {
-  if (addon === undefined) {
-    addon = null;
-    if (process.platform === 'linux') {
-      try {
-        addon = createRequire(import.meta.url)(ADDON_PATH) as LockAddon;
-      } catch {
-        // Not built (no compiler where it was installed): sessions run unlocked, as said above.
-      }
-    }
-  }
-  return addon ?? undefined;
-}
+const loadAddon = (): LockAddon | undefined => loadNativeAddon<LockAddon>('fs_lock');
 
 /** Whether this installation can take folder locks (the suite insists on it where the addon should build). */
 export function folderLocksAvailable(): boolean {

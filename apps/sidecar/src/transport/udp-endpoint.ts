@@ -6,10 +6,9 @@
  * (one system call and one callback per datagram). `LEAFSYNC_UDP=dgram` picks node:dgram anyway.
  */
 import dgram from 'node:dgram';
-import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { HostPort } from './types.js';
+import { loadNativeAddon, nativeAddonPath } from '../util/native-addon.js';
 
 /** Each received datagram. Its memory is reused after the call returns: copy what must be kept. */
 export type DatagramHandler = (data: Buffer, host: string, port: number) => void;
@@ -61,24 +60,8 @@ interface UdpAddon {
 declare const nativeHandle: unique symbol;
 type NativeHandle = { readonly [nativeHandle]: true };
 
-const ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/udp_batch.node', import.meta.url));
-
-let addon: UdpAddon | null | undefined;
-
 /** The batched implementation, if this platform has it and it was built. */
-function loadAddon(): UdpAddon | undefined {
-  if (addon === undefined) {
-    addon = null;
-    if (process.platform === 'linux') {
-      try {
-        addon = createRequire(import.meta.url)(ADDON_PATH) as UdpAddon;
-      } catch {
-        // Not built (no compiler where it was installed): node:dgram does the same job, slower.
-      }
-    }
-  }
-  return addon ?? undefined;
-}
+const loadAddon = (): UdpAddon | undefined => loadNativeAddon<UdpAddon>('udp_batch');
 
 /** Which implementation openUdpEndpoint picks by default here. */
 export function defaultUdpKind(): UdpKind {
@@ -92,7 +75,7 @@ export async function openUdpEndpoint(opts: OpenUdpOptions): Promise<UdpEndpoint
   const kind = opts.kind ?? (zoned ? 'dgram' : defaultUdpKind());
   if (kind === 'batched') {
     const native = loadAddon();
-    if (!native) throw new Error(`the batched UDP addon is not built (${ADDON_PATH}); run npm run build`);
+    if (!native) throw new Error(`the batched UDP addon is not built (${nativeAddonPath('udp_batch')}); run npm run build`);
     return new BatchedUdpEndpoint(native, opts);
   }
   return DgramUdpEndpoint.open(opts);
