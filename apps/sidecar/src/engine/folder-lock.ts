@@ -68,7 +68,8 @@ export async function lockFolderForWriting(folder: string): Promise<FolderWriteL
           // Unlinked while still locked, so whoever opens the path next gets a fresh file.
           await unlink(path).catch(() => {});
           await file.close();
-          await tidyStagingDir(folder);
+          // The session is over whatever this says; a staging folder left here is tidied next pass.
+          await tidyStagingDir(folder).catch(() => {});
         },
       };
     }
