@@ -12,6 +12,7 @@ import type { RateLimiter } from './rate-limiter.js';
 import { assertDestUnchanged, type DestBefore } from './dest-guard.js';
 import { applyInPlace, canUpdateInPlace, inPlaceChunks, StagedChunkError, undoJournalPathFor } from './in-place-patch.js';
 import { lstatOrNull } from '../fs/fs-errors.js';
+import { holdsWriteLock } from './folder-lock.js';
 
 /** A chunk whose bytes do not hash to what the server announced, twice in a row. */
 export class ChunkHashMismatchError extends EngineError {
@@ -40,8 +41,6 @@ export interface TransferContext {
   touchedDirs: Set<string>;
   /** Write changed chunks over the local file when few changed (see in-place-patch). */
   inPlace?: boolean;
-  /** The caller holds the folder's write lock (folder-lock): see StagingFile.finalize. */
-  exclusive?: boolean;
 }
 
 export interface LocalVersion {
@@ -115,7 +114,8 @@ export async function transferFile(
       await staging.finalize(dest, { size: file.size, root: file.root, mtimeMs: file.mtimeMs, mode: file.mode }, {
         syncDir: false,
         beforeReplace: () => assertDestUnchanged(file.path, dest, destBefore),
-        ...(ctx.exclusive && { exclusive: true }),
+        // The session writing this folder holds its lock: see StagingFile.finalize.
+        ...(holdsWriteLock(ctx.localRoot) && { exclusive: true }),
       });
       ctx.touchedDirs.add(dirname(dest));
     }

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FolderBusyError, folderLocksAvailable, lockFolderForWriting } from './folder-lock.js';
+import { FolderBusyError, folderLocksAvailable, holdsWriteLock, lockFolderForWriting } from './folder-lock.js';
 
 async function tempFolder(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'leafsync-lock-'));
@@ -20,7 +20,7 @@ test('on Linux folder locks are available (npm run build compiles native/fs_lock
 test('a folder has one writer at a time in this process; release lets the next in and leaves nothing behind', { skip: !folderLocksAvailable() }, async (t) => {
   const folder = await tempFolder(t);
   const first = await lockFolderForWriting(folder);
-  assert.equal(first.exclusive, true);
+  assert.equal(holdsWriteLock(folder), true);
   await assert.rejects(lockFolderForWriting(folder), (err: unknown) => {
     assert.ok(err instanceof FolderBusyError);
     assert.equal(err.code, 'FOLDER_BUSY');
@@ -29,12 +29,13 @@ test('a folder has one writer at a time in this process; release lets the next i
   });
   const other = await tempFolder(t);
   const elsewhere = await lockFolderForWriting(other);
-  assert.equal(elsewhere.exclusive, true, 'another folder is not affected');
+  assert.equal(holdsWriteLock(other), true, 'another folder is not affected');
   await elsewhere.release();
   await first.release();
+  assert.equal(holdsWriteLock(folder), false);
   assert.deepEqual(await readdir(folder), [], 'the lock and its staging folder are gone');
   const second = await lockFolderForWriting(folder);
-  assert.equal(second.exclusive, true);
+  assert.equal(holdsWriteLock(folder), true);
   await second.release();
 });
 
@@ -53,6 +54,6 @@ test('a lock held by another process keeps us out until that process is killed, 
   await once(holder, 'exit');
   // No stale lock to wait out: the kernel dropped it with the process.
   const mine = await lockFolderForWriting(folder);
-  assert.equal(mine.exclusive, true);
+  assert.equal(holdsWriteLock(folder), true);
   await mine.release();
 });

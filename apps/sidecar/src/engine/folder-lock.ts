@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { mkdir, open, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { STAGING_DIR, tidyStagingDir } from './staging-file.js';
 import { loadNativeAddon } from '../util/native-addon.js';
 
@@ -17,13 +17,19 @@ export class FolderBusyError extends Error {
 }
 
 export interface FolderWriteLock {
-  /**
-   * True while the kernel lock is held, so no other leafsync session writes into the folder.
-   * False where file locks are not available (the native addon is Linux-only): then nothing is
-   * ruled out, and the engine keeps re-reading what it staged before publishing it.
-   */
-  readonly exclusive: boolean;
   release(): Promise<void>;
+}
+
+/** Folders whose write lock this process holds (resolved paths). */
+const heldHere = new Set<string>();
+
+/**
+ * Whether this process holds `folder`'s write lock, so no other leafsync session writes into it.
+ * False where file locks are not available (the native addon is Linux-only): then nothing is
+ * ruled out, and the engine keeps re-reading what it staged before publishing it.
+ */
+export function holdsWriteLock(folder: string): boolean {
+  return heldHere.has(resolve(folder));
 }
 
 interface LockAddon {
@@ -37,7 +43,7 @@ export function folderLocksAvailable(): boolean {
   return loadAddon() !== undefined;
 }
 
-const UNLOCKED: FolderWriteLock = { exclusive: false, release: async () => {} };
+const UNLOCKED: FolderWriteLock = { release: async () => {} };
 
 /**
  * Claims `folder` for writing until release(): a flock on a file in its staging folder, which
@@ -62,9 +68,11 @@ export async function lockFolderForWriting(folder: string): Promise<FolderWriteL
       if (!held) await file.close();
     }
     if (held) {
+      const key = resolve(folder);
+      heldHere.add(key);
       return {
-        exclusive: true,
         release: async () => {
+          heldHere.delete(key);
           // Unlinked while still locked, so whoever opens the path next gets a fresh file.
           await unlink(path).catch(() => {});
           await file.close();

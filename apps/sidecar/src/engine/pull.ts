@@ -56,11 +56,6 @@ export interface PullOptions {
   /** Update large files with few changed chunks in place (see in-place-patch). */
   inPlace?: boolean;
   /**
-   * The caller holds `localRoot`'s write lock (lockFolderForWriting), so nothing else writes
-   * into its staging files and a new file need not be re-read before it is published.
-   */
-  exclusive?: boolean;
-  /**
    * Pull only the files this accepts, given the remote version and the local one as this pass
    * scanned it (two-way sync pulls just what it planned, and only if the local file is still
    * the one it planned with).
@@ -164,7 +159,6 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     onTransferStart: (file) => emit({ kind: 'file-start', path, size: file.size, chunks: chunkCount(file.size) }),
     touchedDirs,
     ...(opts.inPlace && { inPlace: true }),
-    ...(opts.exclusive && { exclusive: true }),
   });
   const requests = pLimit(streams);
   const fileSlots = pLimit(FILES_IN_FLIGHT);

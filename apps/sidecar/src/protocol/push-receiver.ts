@@ -25,8 +25,6 @@ export class PushTarget {
     readonly source: LocalFolderSource,
     /** Whether this client certificate may push; may pin it (accept-first-client). */
     readonly authorise: (fingerprint: string) => Promise<boolean>,
-    /** The server holds the folder's write lock (see PullOptions.exclusive). */
-    readonly exclusive: boolean,
   ) {}
 
   /** Runs a change to `path`, alone for that path; the last one out removes the emptied staging folder. */
@@ -83,7 +81,6 @@ export class PushReceiver {
           bytes += n;
         },
         touchedDirs,
-        ...(this.target.exclusive && { exclusive: true }),
       };
       await syncFileFrom(client, source, ctx, { ...entry, path: rel }, abs, current);
       for (const dir of touchedDirs) await fsyncDirectory(dir);

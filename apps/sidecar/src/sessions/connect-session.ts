@@ -55,7 +55,7 @@ export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {})
     // Between passes nothing may have changed here: a watched folder is not walked again for that.
     const watch = hooks.once ? undefined : new DirectoryWatch({ ignoreName: isInternalName, ...(hooks.onNotice && { onGiveUp: hooks.onNotice }) });
     try {
-      return await connectLoop(opts, hooks, folder, lock.exclusive, cache, watch);
+      return await connectLoop(opts, hooks, folder, cache, watch);
     } finally {
       watch?.close();
       cache.close();
@@ -65,7 +65,7 @@ export async function runConnect(opts: ConnectOptions, hooks: ConnectHooks = {})
   }
 }
 
-async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, exclusive: boolean, cache: IndexCache, watch: DirectoryWatch | undefined): Promise<PassSummary | undefined> {
+async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: string, cache: IndexCache, watch: DirectoryWatch | undefined): Promise<PassSummary | undefined> {
   const local = new LocalFolderSource(folder, {
     cache,
     ...(watch && { watch }),
@@ -104,7 +104,6 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
         state,
         ...(opts.mirror && { mirror: true }),
         ...(opts.inPlace && { inPlace: true }),
-        ...(exclusive && { exclusive }),
         ...(limiter && { limiter }),
         ...(hooks.signal && { signal: hooks.signal }),
         ...(opts.file !== undefined && { only: opts.file }),

@@ -72,7 +72,7 @@ async function serveFolder(opts: ServeOptions, folder: string, lock: FolderWrite
   });
   const served: ServedFolder = {
     source,
-    ...(opts.allowPush && { push: pushTarget(source, opts, lock?.exclusive === true) }),
+    ...(opts.allowPush && { push: pushTarget(source, opts) }),
     ...(opts.file !== undefined && { servedFile: opts.file }),
     ...(opts.log && { log: opts.log }),
   };
@@ -108,7 +108,7 @@ async function serveFolder(opts: ServeOptions, folder: string, lock: FolderWrite
  * takes effect without restarting the server. Authorisations run one at a time: with
  * accept-first-client, two clients racing to be first cannot both win.
  */
-function pushTarget(source: LocalFolderSource, opts: ServeOptions, exclusive: boolean): PushTarget {
+function pushTarget(source: LocalFolderSource, opts: ServeOptions): PushTarget {
   const serial = new KeyedLock<'authorise'>();
   return new PushTarget(source, (fingerprint) =>
     serial.run('authorise', async () => {
@@ -119,6 +119,5 @@ function pushTarget(source: LocalFolderSource, opts: ServeOptions, exclusive: bo
       opts.log?.(`authorised the first pushing client ${fingerprint} (--accept-first-client)`);
       return true;
     }),
-    exclusive,
   );
 }

@@ -20,8 +20,6 @@ export interface CycleContext {
   /** This side's folder; the same instance is served to the server so it can fetch what we push. */
   local: LocalFolderSource;
   folder: string;
-  /** We hold the folder's write lock (see PullOptions.exclusive). */
-  exclusive?: boolean;
   only?: RelPath;
   mirror: boolean;
   streams?: number;
@@ -101,7 +99,6 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
         // Only what was planned, and only if the local file is still the one planned with.
         select: (r, l) => expectedHere.has(r.path) && sameVersion(l, expectedHere.get(r.path)),
         ...(ctx.only !== undefined && { only: ctx.only }),
-        ...(ctx.exclusive && { exclusive: true }),
         ...(ctx.streams !== undefined && { streams: ctx.streams }),
         ...(ctx.limiter && { limiter: ctx.limiter }),
         ...(ctx.signal && { signal: ctx.signal }),

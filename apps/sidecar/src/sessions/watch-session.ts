@@ -42,13 +42,13 @@ export async function runWatch(opts: WatchOptions, hooks: WatchHooks = {}): Prom
   const folder = await destinationFolder(opts.folder);
   const lock = await lockFolderForWriting(folder);
   try {
-    await watchFolder(opts, hooks, folder, lock.exclusive);
+    await watchFolder(opts, hooks, folder);
   } finally {
     await lock.release();
   }
 }
 
-async function watchFolder(opts: WatchOptions, hooks: WatchHooks, folder: string, exclusive: boolean): Promise<void> {
+async function watchFolder(opts: WatchOptions, hooks: WatchHooks, folder: string): Promise<void> {
   const cache = IndexCache.open(opts.home, folder, { onWarning: (w) => hooks.onNotice?.(w.message) });
   const local = new LocalFolderSource(folder, {
     cache,
@@ -84,7 +84,6 @@ async function watchFolder(opts: WatchOptions, hooks: WatchHooks, folder: string
             remote,
             local,
             folder,
-            ...(exclusive && { exclusive }),
             mirror: opts.mirror === true,
             fingerprint: opts.identity.fingerprint,
             ...(opts.file !== undefined && { only: opts.file }),
