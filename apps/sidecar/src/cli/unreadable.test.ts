@@ -103,3 +103,31 @@ test('watch --mirror: a local folder that becomes unreadable is not taken for de
   assert.equal(await readFile(join(served, 'trigger.txt'), 'utf8'), 'a local change, so a cycle runs');
   assert.equal((await readdir(served)).includes('.leafsync_trash'), false, 'nothing went to the server trash');
 });
+
+test('a folder this side may not write into: a pass with nothing to change succeeds, one with changes fails per file and touches nothing', async (t) => {
+  const [served, dest, sh, ch] = await tempDirs(t, 'served', 'dest', 'sh', 'ch');
+  await writeTree(served, { 'same.txt': 'same on both sides' });
+  await writeTree(dest, { 'same.txt': 'same on both sides' });
+  const as = await handToUnprivileged(dest, ch);
+  // As root the folder goes back to root (mode 555 keeps nobody out); otherwise mode 555 alone keeps this user out.
+  if (as) await chown(dest, 0, 0);
+  const server = await startServeProcess(t, sh, served);
+  const connect = () => runCli(['connect', server.address, dest, '--accept-first', '--once', '--json'], { home: ch, ...(as && { as }) });
+  await chmod(dest, 0o555);
+  try {
+    const inSync = await connect();
+    assert.equal(inSync.code, 0, inSync.stderr);
+    assert.deepEqual(await readdir(dest), ['same.txt'], 'not even a staging folder was made');
+
+    await writeTree(served, { 'same.txt': 'changed on the server', 'new.txt': 'new on the server' });
+    const changed = await connect();
+    assert.equal(changed.code, 1, changed.stderr);
+    const pass = JSON.parse(changed.stdout.split('\n').find((l) => l.includes('"event":"pass"')) ?? '{}') as { failures?: Array<{ path: string; message: string }> };
+    assert.deepEqual(pass.failures?.map((f) => f.path).sort(), ['new.txt', 'same.txt']);
+    for (const f of pass.failures ?? []) assert.match(f.message, /permission denied/);
+    assert.deepEqual(await readdir(dest), ['same.txt']);
+    assert.equal(await readFile(join(dest, 'same.txt'), 'utf8'), 'same on both sides');
+  } finally {
+    await chmod(dest, 0o755);
+  }
+});

@@ -43,6 +43,9 @@ export function folderLocksAvailable(): boolean {
   return loadAddon() !== undefined;
 }
 
+const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS']);
+const isNotWritable = (err: unknown): boolean => NOT_WRITABLE.has((err as NodeJS.ErrnoException).code ?? '');
+
 const UNLOCKED: FolderWriteLock = { release: async () => {} };
 
 /**
@@ -54,7 +57,14 @@ export async function lockFolderForWriting(folder: string): Promise<FolderWriteL
   const native = loadAddon();
   if (!native) return UNLOCKED;
   const path = join(folder, STAGING_DIR, 'writer.lock');
-  await mkdir(dirname(path), { recursive: true });
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (err) {
+    // A folder this process may not write into needs no guarding from it: a pass with nothing to
+    // change still runs (and checks what it reads back), and any write fails on its own file.
+    if (isNotWritable(err)) return UNLOCKED;
+    throw err;
+  }
   for (;;) {
     const file = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     let held = false;
