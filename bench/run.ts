@@ -20,6 +20,7 @@ import { UdpRelay } from '../apps/sidecar/src/test-support/udp-relay.js';
 import { markdownTable, median, rows, bytesHuman, seconds, type Sample, type ToolResult, type WorkloadResult } from './lib/report.js';
 import { RsyncDaemon, ensureRsync, rsyncPull } from './lib/rsync.js';
 import { SyncthingPair, ensureSyncthing } from './lib/syncthing.js';
+import { RECENTLY_DELETED_S, createMicros, fsStateOf, noteCleanup, secondsToWaitAfterCleanup } from './lib/fs-state.js';
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -475,6 +476,14 @@ async function main(): Promise<void> {
   const started = Date.now();
   log(`work dir ${WORK}; runs ${RUNS}; sizes ${JSON.stringify(SIZES)}; cache ${argv['drop-caches'] ? 'dropped before each run' : 'warm (source read through before each run)'}`);
   const rsyncVersion = await ensureRsync(log);
+  const fsState = fsStateOf(WORK);
+  const wait = quick ? 0 : secondsToWaitAfterCleanup(RESULTS, fsState);
+  if (wait > 0) {
+    log(`waiting ${wait} s: the last bench deleted its files less than ${RECENTLY_DELETED_S / 60} minutes ago, and until then creating files on ${fsState.description} is slower (see bench/lib/fs-state.ts)`);
+    await new Promise((r) => setTimeout(r, wait * 1000));
+  }
+  /** Microseconds per file created, at the start and before W2 (the files are kept: deleting them would slow what follows). */
+  const createCost: Array<[string, number]> = [['at the start', createMicros(join(WORK, 'create-probe', 'start'))]];
   const loadStart = os.loadavg();
 
   // Data, generated once and shared by every tool.
@@ -604,6 +613,7 @@ async function main(): Promise<void> {
       discard: () => {}, // trees are deleted after all runs (deleting 10k files slows creating the next 10k here)
     };
     const n = ONLY.has('W2') ? RUNS : 1;
+    createCost.push(['before W2', createMicros(join(WORK, 'create-probe', 'w2'))]);
     log(`W2: cold copy of ${small.files} files (${bytesHuman(small.bytes)})${ONLY.has('W2') ? '' : ' (one untimed run to set up W5)'}`);
     const w: WorkloadResult = { id: 'W2', title: `cold copy of ${small.files} files of 1–64 KiB in nested folders`, dataBytes: small.bytes, tools: [], notes: [] };
     const ls = tool('leafsync', 'leafsync');
@@ -835,11 +845,13 @@ async function main(): Promise<void> {
       ...(syncthingVersion && { syncthing: syncthingVersion }),
       loadAvgStart: loadStart.map((x) => +x.toFixed(2)),
       loadAvgEnd: loadEnd.map((x) => +x.toFixed(2)),
+      fileSystem: fsState.description,
+      createMicros: Object.fromEntries(createCost.map(([when, us]) => [when, +us.toFixed(1)])),
     };
     const md = [
       `# leafsync bench — ${new Date().toISOString()}${quick ? ' (--quick: small sizes, not the targets)' : ''}${final ? '' : ' (partial: still running)'}`,
       '',
-      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}, ${machine.rsync}${syncthingVersion ? `, ${syncthingVersion}` : ''}. Load average (1/5/15 min) at start ${machine.loadAvgStart.join(' / ')}, at end ${machine.loadAvgEnd.join(' / ')}. Loopback (127.0.0.1). Runs per tool: ${RUNS}, tools alternated. Page cache: ${argv['drop-caches'] ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run' : 'warm: the source (and, for W3/W4, the tool\'s own copy) read through just before every run'}. Total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}, ${machine.rsync}${syncthingVersion ? `, ${syncthingVersion}` : ''}. Load average (1/5/15 min) at start ${machine.loadAvgStart.join(' / ')}, at end ${machine.loadAvgEnd.join(' / ')}. Loopback (127.0.0.1). File system ${machine.fileSystem}; creating an empty file took ${createCost.map(([when, us]) => `${us.toFixed(0)} µs ${when}`).join(', ')}. Runs per tool: ${RUNS}, tools alternated. Page cache: ${argv['drop-caches'] ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run' : 'warm: the source (and, for W3/W4, the tool\'s own copy) read through just before every run'}. Total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
       '',
       markdownTable(results),
       '',
@@ -903,5 +915,6 @@ try {
   if (!argv.keep && argv.workdir === undefined) {
     log(`removing ${WORK}`);
     rmSync(WORK, { recursive: true, force: true });
+    noteCleanup(RESULTS);
   } else log(`kept ${WORK}`);
 }
