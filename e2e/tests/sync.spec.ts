@@ -126,3 +126,47 @@ test('a form error is said in words (no folder chosen)', async ({ page }) => {
   await card.getByRole('button', { name: 'Start connect' }).click();
   await expect(card.getByRole('alert')).toContainText('choose a folder');
 });
+
+test('Serve for a lossy link: BBR and 8192-byte datagrams are offered, a size under 1200 is refused, and the session shows how it sends', async ({ page }) => {
+  const src = await tempDir('src');
+  const dstParent = await tempDir('dst');
+  const dst = `${dstParent}/copy`;
+  try {
+    await makeSourceTree(src, 3 * MiB);
+    const watched = watchForErrors(page);
+    await page.goto('/');
+    const serveCard = page.locator('[data-card="serve"]');
+    await serveCard.getByLabel('Folder', { exact: true }).fill(src);
+    await serveCard.getByLabel('UDP port').fill('0');
+    await expect(serveCard.getByLabel('Congestion control')).toHaveValue('cubic');
+    await serveCard.getByLabel('Congestion control').selectOption({ label: 'BBR (lossy links)' });
+    const size = serveCard.getByLabel('Datagram size (bytes)');
+    await size.fill('1000');
+    await serveCard.getByRole('button', { name: 'Start serving' }).click();
+    // The field's own range stops the form (the API refuses it too, in words: api.test.ts).
+    expect(await size.evaluate((el: HTMLInputElement) => el.validationMessage)).toMatch(/1200/);
+    await expect(serveCard.locator('section[data-session-id]', { hasText: src })).toHaveCount(0);
+
+    await size.fill('8192');
+    await serveCard.getByRole('button', { name: 'Start serving' }).click();
+    const servePanel = serveCard.locator('section[data-session-id]', { hasText: src }).first();
+    await expect(servePanel).toHaveAttribute('data-state', 'listening');
+    await expect(servePanel.getByTestId('session-transport')).toHaveText('BBR, 8192-byte datagrams');
+    const address = (await servePanel.getByTestId('listen-address').textContent()) ?? '';
+
+    const card = page.locator('[data-card="connect"]');
+    await card.getByLabel('Peer IP:port').fill(address);
+    await card.getByLabel('Accept first').check();
+    await card.getByLabel('Folder', { exact: true }).fill(dst);
+    await card.getByLabel('One pass only').check();
+    await card.getByRole('button', { name: 'Start connect' }).click();
+    const panel = card.locator(`section[data-session-id][aria-label="connect session ${address}"]`);
+    await expect(panel).toHaveAttribute('data-state', 'stopped', { timeout: 30_000 });
+    await expect(panel.getByTestId('session-transport')).toHaveCount(0);
+    expect(await treeHashes(dst)).toEqual(await treeHashes(src));
+    expect(watched.errors, 'no console errors or failed requests').toEqual([]);
+  } finally {
+    await removeDir(src);
+    await removeDir(dstParent);
+  }
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ConflictCopy, PassSummary, WatchCycleSummary } from './index.js';
+import { CONGESTION_CONTROLS, DATAGRAM_SIZE_MAX, DATAGRAM_SIZE_MIN, type CongestionControl } from './transport.js';
 
 /**
  * The dashboard API's contract: inputs as zod schemas (validated by the sidecar, reused by the
@@ -16,6 +17,21 @@ const fingerprint = z
   .transform((v) => v.replace(/:/g, '').toLowerCase())
   .refine((v) => /^[0-9a-f]{64}$/.test(v), 'a fingerprint is 64 hex characters (as `leafsync id` prints it)');
 
+/**
+ * How a side sends, for paths unlike a clean LAN (the README's "Lossy links"). Each side sets
+ * its own: for a pull the server sends the data, for watch's pushes the client.
+ */
+const transportInput = {
+  /** Largest UDP payload to send; absent = 1350, which fits every real path. */
+  datagramSize: z
+    .number()
+    .int(`a datagram size is a whole number of bytes (${DATAGRAM_SIZE_MIN}–${DATAGRAM_SIZE_MAX})`)
+    .min(DATAGRAM_SIZE_MIN, `a datagram size is at least ${DATAGRAM_SIZE_MIN} bytes (QUIC's minimum)`)
+    .max(DATAGRAM_SIZE_MAX, `a datagram size is at most ${DATAGRAM_SIZE_MAX} bytes (the largest UDP payload)`)
+    .optional(),
+  congestion: z.enum(CONGESTION_CONTROLS).default('cubic'),
+};
+
 export const serveInput = z
   .object({
     folder: folderPath,
@@ -26,6 +42,7 @@ export const serveInput = z
     allowPush: z.boolean().default(false),
     /** With allowPush and no authorised client yet, authorise the first client that pushes. */
     acceptFirstClient: z.boolean().default(false),
+    ...transportInput,
   })
   .refine((v) => v.allowPush || !v.acceptFirstClient, { path: ['acceptFirstClient'], message: 'authorising the first client needs allowPush' });
 export type ServeInput = z.input<typeof serveInput>;
@@ -42,6 +59,7 @@ const peerInput = z.object({
   streams: z.number().int().min(1).max(64).default(8),
   /** Megabits per second across all streams; absent = unlimited. */
   rateMbps: z.number().positive().optional(),
+  ...transportInput,
 });
 
 export const connectInput = peerInput.extend({
@@ -107,6 +125,9 @@ export interface SessionInfo {
   error?: string;
   /** serve: accepts pushes from authorised clients (absent = read-only). */
   allowPush?: boolean;
+  /** How this side sends, where it is not the default (CUBIC, 1350-byte datagrams). */
+  congestion?: CongestionControl;
+  datagramSize?: number;
   progress?: SessionProgress;
   /** connect: the last completed pass. */
   lastPass?: PassSummary;

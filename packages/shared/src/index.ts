@@ -66,3 +66,4 @@ export interface ListeningEvent {
 }
 
 export * from './api.js';
+export * from './transport.js';

@@ -11,6 +11,7 @@ import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { SessionManager } from '../sessions/session-manager.js';
 import { hashTree, seededBytes, tempDirs, writeTree } from '../test-support/trees.js';
+import { UdpRelay } from '../test-support/udp-relay.js';
 import { createLeafsyncClient, type LeafsyncClient } from './client.js';
 import { createApiHandler } from './http-handler.js';
 
@@ -66,6 +67,9 @@ describe('input validation', () => {
       ['startConnect streams', () => client.sessions.startConnect.mutate({ address: '127.0.0.1:4455', folder: dirs.user, streams: 0 }), /^streams: /],
       ['startConnect rate', () => client.sessions.startConnect.mutate({ address: '127.0.0.1:4455', folder: dirs.user, rateMbps: -1 }), /^rateMbps: /],
       ['startConnect two fields', () => client.sessions.startConnect.mutate({ address: '', folder: '' }), /^address: .*; folder: /],
+      ['startServe datagramSize', () => client.sessions.startServe.mutate({ folder: dirs.user, datagramSize: 1000 }), /^datagramSize: a datagram size is at least 1200 bytes/],
+      ['startServe congestion', () => client.sessions.startServe.mutate({ folder: dirs.user, congestion: 'reno' as 'bbr' }), /^congestion: /],
+      ['watch datagramSize', () => client.sessions.watch.mutate({ address: '127.0.0.1:4455', folder: dirs.user, datagramSize: 70_000 }), /^datagramSize: a datagram size is at most 65527 bytes/],
       ['startServe acceptFirstClient without allowPush', () => client.sessions.startServe.mutate({ folder: dirs.user, acceptFirstClient: true }), /^acceptFirstClient: authorising the first client needs allowPush/],
       ['watch address shape', () => client.sessions.watch.mutate({ address: 'no-port', folder: dirs.user }), /^address: .*HOST:PORT/],
       ['watch pull interval', () => client.sessions.watch.mutate({ address: '127.0.0.1:4455', folder: dirs.user, pullIntervalSeconds: 0 }), /^pullIntervalSeconds: /],
@@ -292,6 +296,32 @@ describe('connect sessions', () => {
     assert.equal(info.lastPass?.chunksFetched, 1);
     assert.deepEqual(await hashTree(mine), await hashTree(served));
     assert.equal((await stat(join(mine, 'big.bin'))).ino, ino, 'updated in place');
+  });
+});
+
+describe('how a side sends', () => {
+  test('a serve started with BBR and 8192-byte datagrams sends a pull through a lossy link in datagrams over 1350 bytes, and both sessions say how they send', async (t) => {
+    const { client } = await startSidecar(t);
+    const [served, mine] = await tempDirs(t, 'served', 'mine');
+    await writeTree(served, { 'a.bin': seededBytes('a', 3 * 1024 * 1024 + 5), 'sub/b.txt': 'small' });
+    const serve = await client.sessions.startServe.mutate({ folder: served, port: 0, bind: '127.0.0.1', congestion: 'bbr', datagramSize: 8192 });
+    assert.equal(serve.state, 'listening', serve.error);
+    assert.deepEqual([serve.congestion, serve.datagramSize], ['bbr', 8192]);
+    const [host, port] = [serve.address.slice(0, serve.address.lastIndexOf(':')), Number(serve.address.slice(serve.address.lastIndexOf(':') + 1))];
+    const relay = await UdpRelay.start({ target: { host, port }, drop: 0.02, seed: 9 });
+    t.after(() => relay.close());
+    const session = await client.sessions.startConnect.mutate({ address: `${relay.address.host}:${relay.address.port}`, folder: mine, acceptFirst: true, once: true, congestion: 'bbr' });
+    assert.deepEqual([session.congestion, session.datagramSize], ['bbr', undefined], 'the default size is not shown');
+    const ended = async () => (await client.sessions.list.query()).find((s) => s.id === session.id)!;
+    for (let info = await ended(); info.state !== 'stopped' && info.state !== 'error'; info = await ended()) await new Promise((r) => setTimeout(r, 50));
+    const info = await ended();
+    assert.equal(info.state, 'stopped', info.error);
+    assert.deepEqual(await hashTree(mine), await hashTree(served));
+    const { toClient } = relay.stats();
+    assert.ok(toClient.dropped > 0, 'the link lost datagrams');
+    assert.ok(toClient.bytes / toClient.datagrams > 1350, `the server sent ${toClient.bytes} bytes in ${toClient.datagrams} datagrams`);
+    const plain = await client.sessions.startServe.mutate({ folder: served, port: 0, bind: '127.0.0.1' });
+    assert.deepEqual([plain.congestion, plain.datagramSize], [undefined, undefined], 'the defaults are not shown');
   });
 });
 

@@ -4,7 +4,7 @@ import { loadOrCreateIdentity } from '../transport/identity.js';
 import { TrustStore, normaliseFingerprint } from '../transport/trust-store.js';
 import { formatHostPort, parseHostPort, parsePort } from '../transport/address.js';
 import type { HostPort } from '../transport/types.js';
-import { CONGESTION_CONTROLS, type CongestionControl } from '../transport/congestion.js';
+import { CONGESTION_CONTROLS, DATAGRAM_SIZE_MAX, DATAGRAM_SIZE_MIN, type CongestionControl } from '@leafsync/shared/transport';
 import { resolveHome } from '../sessions/home.js';
 import { fileOption } from '../sessions/local-paths.js';
 import { CliError, createOutput } from './output.js';
@@ -28,10 +28,9 @@ const streamsOption = asArgument((v: string) => {
   return n;
 });
 
-/** 1200 is QUIC's minimum; 65,527 is the most a UDP datagram can carry over IPv4. */
 const datagramOption = asArgument((v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1200 || n > 65_527) throw new Error('--datagram-size must be a whole number of bytes from 1200 to 65527');
+  if (!Number.isInteger(n) || n < DATAGRAM_SIZE_MIN || n > DATAGRAM_SIZE_MAX) throw new Error(`--datagram-size must be a whole number of bytes from ${DATAGRAM_SIZE_MIN} to ${DATAGRAM_SIZE_MAX}`);
   return n;
 });
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPinned, type PinnedConnection, type TrustPolicy } from '../transport/pinned-connect.js';
 import type { TrustStore } from '../transport/trust-store.js';
 import type { HostPort, Identity, QuicConnection } from '../transport/types.js';
-import type { CongestionControl } from '../transport/congestion.js';
+import type { CongestionControl } from '@leafsync/shared/transport';
 
 export interface PeerTarget {
   target: HostPort;

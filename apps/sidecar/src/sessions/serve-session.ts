@@ -10,7 +10,7 @@ import { PushTarget } from '../protocol/push-receiver.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { QuicServer } from '../transport/quic-server.js';
-import type { CongestionControl } from '../transport/congestion.js';
+import type { CongestionControl } from '@leafsync/shared/transport';
 import type { HostPort, Identity } from '../transport/types.js';
 import { FolderError, existingFolder } from './local-paths.js';
 import { lockFolderForWriting, type FolderWriteLock } from '../engine/folder-lock.js';

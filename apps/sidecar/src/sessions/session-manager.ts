@@ -4,6 +4,7 @@
  * of SessionEvents that subscribers replay after their last seen id and then follow live.
  */
 import type { PassSummary, SessionEvent, SessionInfo, SessionKind, SessionProgress, SessionState, WatchCycleSummary } from '@leafsync/shared';
+import { DATAGRAM_SIZE_DEFAULT, type CongestionControl } from '@leafsync/shared/transport';
 import type { PullEvent } from '../engine/pull.js';
 import type { RelPath } from '../engine/types.js';
 import { formatHostPort, parseHostPort } from '../transport/address.js';
@@ -14,8 +15,14 @@ import type { ReconnectHooks } from './reconnecting.js';
 import { startServe, type RunningServe } from './serve-session.js';
 import { runWatch } from './watch-session.js';
 
+/** How a side sends (serveInput, connectInput and watchInput share it), after zod parsing. */
+export interface TransportRequest {
+  datagramSize?: number | undefined;
+  congestion?: CongestionControl | undefined;
+}
+
 /** serveInput after zod parsing (defaults applied). */
-export interface ServeRequest {
+export interface ServeRequest extends TransportRequest {
   folder: string;
   file?: RelPath | undefined;
   port: number;
@@ -25,7 +32,7 @@ export interface ServeRequest {
 }
 
 /** The fields connectInput and watchInput share, after zod parsing (defaults applied). */
-export interface PeerRequest {
+export interface PeerRequest extends TransportRequest {
   address: string;
   folder: string;
   file?: RelPath | undefined;
@@ -328,6 +335,7 @@ export class SessionManager {
     const info = this.newInfo('serve', req.folder, `${req.bind}:${req.port}`, req.file);
     info.fingerprint = this.opts.identity.fingerprint;
     if (req.allowPush) info.allowPush = true;
+    showTransport(info, req);
     let running: RunningServe | undefined;
     let stopping = false;
     let settle!: () => void;
@@ -354,6 +362,7 @@ export class SessionManager {
         ...(req.file !== undefined && { file: req.file }),
         ...(req.allowPush && { allowPush: true }),
         ...(req.allowPush && req.acceptFirstClient && { acceptFirstClient: true }),
+        ...transportOptions(req),
         log: (line) => this.notice(info.id, line),
       });
     } catch (err) {
@@ -447,6 +456,7 @@ export class SessionManager {
     }
     const info = this.newInfo(kind, req.folder, formatHostPort(target), req.file);
     if (req.fingerprint !== undefined) info.fingerprint = req.fingerprint;
+    showTransport(info, req);
     const abort = new AbortController();
     const tracker = new ProgressTracker(this.opts.rateWindowMs ?? 3000);
     const progressEvery = this.opts.progressIntervalMs ?? 250;
@@ -492,6 +502,7 @@ export class SessionManager {
         ...(req.file !== undefined && { file: req.file }),
         ...(req.mirror && { mirror: true }),
         ...(req.rateMbps !== undefined && { rateMbps: req.rateMbps }),
+        ...transportOptions(req),
         ...(this.opts.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }),
       },
       hooks: {
@@ -656,6 +667,17 @@ export class SessionManager {
 
 /** Conflicts a watch session keeps listed (newest first). */
 const MAX_CONFLICTS_SHOWN = 50;
+
+/** The session options for how a side sends, as the request gave them (absent: the defaults). */
+function transportOptions(req: TransportRequest): { datagramSize?: number; congestion?: CongestionControl } {
+  return { ...(req.datagramSize !== undefined && { datagramSize: req.datagramSize }), ...(req.congestion !== undefined && { congestion: req.congestion }) };
+}
+
+/** The session shows how it sends where that is not the default, so a list of sessions tells them apart. */
+function showTransport(info: SessionInfo, req: TransportRequest): void {
+  if (req.congestion !== undefined && req.congestion !== 'cubic') info.congestion = req.congestion;
+  if (req.datagramSize !== undefined && req.datagramSize !== DATAGRAM_SIZE_DEFAULT) info.datagramSize = req.datagramSize;
+}
 
 function cycleDidWork(c: WatchCycleSummary): boolean {
   return c.filesPulled + c.filesPushed + c.conflicts.length + c.filesTrashed + c.remoteTrashed + c.failures.length > 0;

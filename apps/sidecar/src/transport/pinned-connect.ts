@@ -1,6 +1,6 @@
 import type { HostPort, Identity, QuicConnection } from './types.js';
 import { connectQuic } from './quic-client.js';
-import type { CongestionControl } from './congestion.js';
+import type { CongestionControl } from '@leafsync/shared/transport';
 import { fingerprintOf } from './identity.js';
 import { formatHostPort } from './address.js';
 import { normaliseFingerprint, type TrustStore } from './trust-store.js';

@@ -12,10 +12,9 @@ import { formatHostPort } from './address.js';
 import {
   CID_LEN,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
-  DEFAULT_MAX_DATAGRAM_SIZE,
   buildQuicheConfig,
 } from './quic-config.js';
-import type { CongestionControl } from './congestion.js';
+import { DATAGRAM_SIZE_DEFAULT, type CongestionControl } from '@leafsync/shared/transport';
 import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
 import { openUdpEndpoint, type UdpEndpoint, type UdpKind } from './udp-endpoint.js';
 import type { Identity, QuicConnection } from './types.js';
@@ -37,7 +36,7 @@ const NO_RESPONSE_HINT = 'is leafsync serving there, and can UDP reach it?';
 export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnection> {
   const where = formatHostPort(opts);
   const timeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  const maxDatagramSize = opts.maxDatagramSize ?? DEFAULT_MAX_DATAGRAM_SIZE;
+  const maxDatagramSize = opts.maxDatagramSize ?? DATAGRAM_SIZE_DEFAULT;
   let ip: string;
   try {
     ip = (await lookup(opts.host)).address;

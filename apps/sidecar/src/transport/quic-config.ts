@@ -5,11 +5,9 @@
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { Config } from '@matrixai/quic/native/types.js';
 import type { Identity } from './types.js';
-import type { CongestionControl } from './congestion.js';
+import { DATAGRAM_SIZE_MAX, type CongestionControl } from '@leafsync/shared/transport';
 
 export const ALPN = 'leafsync/1';
-/** Conservative default that fits every real-world path MTU after IP/UDP headers. */
-export const DEFAULT_MAX_DATAGRAM_SIZE = 1350;
 export const IDLE_TIMEOUT_MS = 30_000;
 /** A connection silent this long sends a PING so the peer's idle timer never fires. */
 export const KEEPALIVE_MS = 10_000;
@@ -27,8 +25,6 @@ const MiB = 1024 * 1024;
 const INITIAL_MAX_DATA = 16 * MiB;
 const INITIAL_MAX_STREAM_DATA = 8 * MiB;
 const MAX_STREAMS_BIDI = 1024;
-/** Largest UDP payload; lets a peer configured with bigger datagrams use them. */
-const MAX_RECV_UDP_PAYLOAD = 65_527;
 
 export interface QuicheConfigOptions {
   /** Our key and certificate; the server always has one, the client only for mutual TLS. */
@@ -52,7 +48,8 @@ export function buildQuicheConfig(opts: QuicheConfigOptions): Config {
   config.grease(true);
   config.setMaxIdleTimeout(IDLE_TIMEOUT_MS);
   config.setMaxSendUdpPayloadSize(opts.maxDatagramSize);
-  config.setMaxRecvUdpPayloadSize(MAX_RECV_UDP_PAYLOAD);
+  // The largest there is, so a peer configured with bigger datagrams can use them.
+  config.setMaxRecvUdpPayloadSize(DATAGRAM_SIZE_MAX);
   config.setInitialMaxData(INITIAL_MAX_DATA);
   config.setInitialMaxStreamDataBidiLocal(INITIAL_MAX_STREAM_DATA);
   config.setInitialMaxStreamDataBidiRemote(INITIAL_MAX_STREAM_DATA);

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { Config, Header } from '@matrixai/quic/native/types.js';
 import { QuicSocketError } from './errors.js';
-import { CID_LEN, DEFAULT_MAX_DATAGRAM_SIZE, buildQuicheConfig } from './quic-config.js';
-import type { CongestionControl } from './congestion.js';
+import { CID_LEN, buildQuicheConfig } from './quic-config.js';
+import { DATAGRAM_SIZE_DEFAULT, type CongestionControl } from '@leafsync/shared/transport';
 import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
 import { openUdpEndpoint, type UdpEndpoint, type UdpKind } from './udp-endpoint.js';
 import type { HostPort, Identity, QuicConnection } from './types.js';
@@ -52,7 +52,7 @@ export class QuicServer implements ConnectionOwner {
   }
 
   static async listen(opts: QuicServerOptions): Promise<QuicServer> {
-    const maxDatagramSize = opts.maxDatagramSize ?? DEFAULT_MAX_DATAGRAM_SIZE;
+    const maxDatagramSize = opts.maxDatagramSize ?? DATAGRAM_SIZE_DEFAULT;
     const config = buildQuicheConfig({
       identity: opts.identity,
       requestPeerCert: opts.requestClientCert ?? false,

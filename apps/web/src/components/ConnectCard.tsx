@@ -2,13 +2,14 @@
 import { connectInput } from '@leafsync/shared';
 import { useState, type FormEvent } from 'react';
 
+import { numberOrUndefined } from '../lib/form-values';
 import { api } from '../lib/trpc';
 import { useValidatedSubmit } from '../lib/use-validated-submit';
 import type { SessionsView } from '../lib/use-sessions';
 import { CheckboxField } from './CheckboxField';
 import { FolderFields } from './FolderFields';
 import { FormError } from './FormError';
-import { PeerFields, defaultPeerOptions, numberOrUndefined } from './PeerFields';
+import { PeerFields, defaultPeerOptions } from './PeerFields';
 import { SessionList } from './SessionList';
 import { TextField } from './TextField';
 import { card, primaryButton } from './ui';

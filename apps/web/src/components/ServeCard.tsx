@@ -11,6 +11,7 @@ import { FolderFields } from './FolderFields';
 import { FormError } from './FormError';
 import { SessionList } from './SessionList';
 import { TextField } from './TextField';
+import { TransportFields, defaultTransportOptions, transportRequest } from './TransportFields';
 import { card, primaryButton } from './ui';
 
 /** `leafsync serve`: share a folder (or one file) on a UDP port; shows this peer's fingerprint. */
@@ -22,6 +23,7 @@ export function ServeCard({ view }: { view: SessionsView }) {
   const [bind, setBind] = useState('0.0.0.0');
   const [allowPush, setAllowPush] = useState(false);
   const [acceptFirstClient, setAcceptFirstClient] = useState(false);
+  const [transport, setTransport] = useState(defaultTransportOptions);
   const { busy, error, submit } = useValidatedSubmit(serveInput, (input) => api.sessions.startServe.mutate(input));
 
   useEffect(() => {
@@ -41,6 +43,7 @@ export function ServeCard({ view }: { view: SessionsView }) {
       allowPush,
       // The sub-option means nothing without pushes; a hidden tick must not be sent.
       acceptFirstClient: allowPush && acceptFirstClient,
+      ...transportRequest(transport),
     });
   }
 
@@ -97,6 +100,7 @@ export function ServeCard({ view }: { view: SessionsView }) {
             help="While no client is authorised yet, trust the first one that pushes; check its fingerprint under Trust afterwards."
           />
         </div>
+        <TransportFields idPrefix="serve" value={transport} onChange={setTransport} sends="what this peer sends: the data every Connect and Watch pulls" />
         <FormError message={error} />
         <div>
           <button type="submit" className={primaryButton} disabled={busy}>

@@ -80,6 +80,12 @@ export function SessionPanel({ session: s, notice, history }: Props) {
             <dd className="truncate font-mono">{s.file}</dd>
           </>
         )}
+        {(s.congestion || s.datagramSize) && (
+          <>
+            <dt className="text-neutral-500">Sends with</dt>
+            <dd data-testid="session-transport">{[s.congestion?.toUpperCase(), s.datagramSize && `${s.datagramSize}-byte datagrams`].filter(Boolean).join(', ')}</dd>
+          </>
+        )}
         {s.kind !== 'serve' && s.fingerprint && (
           <>
             <dt className="text-neutral-500">Fingerprint</dt>

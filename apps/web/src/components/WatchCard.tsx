@@ -2,14 +2,16 @@
 import { watchInput } from '@leafsync/shared';
 import { useState, type FormEvent } from 'react';
 
+import { numberOrUndefined } from '../lib/form-values';
 import { api } from '../lib/trpc';
 import { useValidatedSubmit } from '../lib/use-validated-submit';
 import type { SessionsView } from '../lib/use-sessions';
 import { FolderFields } from './FolderFields';
 import { FormError } from './FormError';
-import { PeerFields, defaultPeerOptions, numberOrUndefined } from './PeerFields';
+import { PeerFields, defaultPeerOptions } from './PeerFields';
 import { SessionList } from './SessionList';
 import { TextField } from './TextField';
+import { TransportFields, defaultTransportOptions, transportRequest } from './TransportFields';
 import { card, primaryButton } from './ui';
 
 /** `leafsync watch`: two-way sync with a peer that accepts pushes (its Serve has "Accept pushes"). */
@@ -18,6 +20,7 @@ export function WatchCard({ view }: { view: SessionsView }) {
   const [peer, setPeer] = useState(defaultPeerOptions);
   const [pullInterval, setPullInterval] = useState('10');
   const [debounce, setDebounce] = useState('500');
+  const [transport, setTransport] = useState(defaultTransportOptions);
   const { busy, error, submit } = useValidatedSubmit(watchInput, (input) => api.sessions.watch.mutate(input));
 
   async function start(e: FormEvent) {
@@ -33,6 +36,7 @@ export function WatchCard({ view }: { view: SessionsView }) {
       rateMbps: numberOrUndefined(peer.rateMbps),
       pullIntervalSeconds: numberOrUndefined(pullInterval),
       debounceMs: numberOrUndefined(debounce),
+      ...transportRequest(transport),
     });
   }
 
@@ -77,6 +81,7 @@ export function WatchCard({ view }: { view: SessionsView }) {
             help="Quiet time after your last edit before it is pushed."
           />
         </div>
+        <TransportFields idPrefix="watch" value={transport} onChange={setTransport} sends="your pushes (the peer's Serve sets it for what you pull)" />
         <FormError message={error} />
         <div>
           <button type="submit" className={primaryButton} disabled={busy}>

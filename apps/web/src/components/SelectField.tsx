@@ -1,0 +1,42 @@
+import { control, hint, labelText } from './ui';
+
+interface Props<V extends string> {
+  id: string;
+  label: string;
+  value: V;
+  options: ReadonlyArray<{ value: V; label: string }>;
+  onChange: (value: V) => void;
+  help?: string;
+  disabled?: boolean;
+}
+
+/** A labelled select; the help line is tied to it with aria-describedby. */
+export function SelectField<V extends string>({ id, label, value, options, onChange, help, disabled }: Props<V>) {
+  return (
+    <div className="min-w-0">
+      <label htmlFor={id} className={labelText}>
+        {label}
+      </label>
+      <select
+        id={id}
+        value={value}
+        disabled={disabled}
+        // The options are exactly the values of V, so what the select reports is one of them.
+        onChange={(e) => onChange(e.target.value as V)}
+        className={`${control} mt-1`}
+        aria-describedby={help ? `${id}-help` : undefined}
+      >
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      {help && (
+        <p id={`${id}-help`} className={hint}>
+          {help}
+        </p>
+      )}
+    </div>
+  );
+}
