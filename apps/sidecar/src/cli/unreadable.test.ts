@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, chown, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CliChild, runCli, startServeProcess, type RunAs } from '../test-support/cli-process.js';
@@ -129,5 +129,28 @@ test('a folder this side may not write into: a pass with nothing to change succe
     assert.equal(await readFile(join(dest, 'same.txt'), 'utf8'), 'same on both sides');
   } finally {
     await chmod(dest, 0o755);
+  }
+});
+
+test('a staging folder this side may not write into stops the session at the start, in words, and touches nothing', async (t) => {
+  const [served, dest, sh, ch] = await tempDirs(t, 'served', 'dest', 'sh', 'ch');
+  await writeTree(served, { 'a.txt': 'new on the server' });
+  await writeTree(dest, { 'a.txt': 'mine' });
+  const as = await handToUnprivileged(dest, ch);
+  const staging = join(dest, '.leafsync_tmp');
+  await mkdir(staging);
+  // As root the staging folder stays root's (mode 555 keeps nobody out); otherwise mode 555 alone keeps this user out.
+  await chmod(staging, 0o555);
+  const server = await startServeProcess(t, sh, served);
+  try {
+    const run = await runCli(['connect', server.address, dest, '--accept-first', '--once'], { home: ch, ...(as && { as }) });
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(
+      run.stderr.trim().split('\n').at(-1),
+      `leafsync: error: cannot write into ${staging} (EACCES); leafsync stages every file there before putting it in place (and keeps the undo journals of in-place updates there): give this user write access to it`,
+    );
+    assert.equal(await readFile(join(dest, 'a.txt'), 'utf8'), 'mine');
+  } finally {
+    await chmod(staging, 0o755);
   }
 });

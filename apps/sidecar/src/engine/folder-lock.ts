@@ -16,6 +16,24 @@ export class FolderBusyError extends Error {
   }
 }
 
+/**
+ * The folder is writable but its staging folder is not (made by another user, or its mode was
+ * changed): no file could be staged, so the session does not start.
+ */
+export class StagingNotWritableError extends Error {
+  readonly code = 'STAGING_NOT_WRITABLE';
+  constructor(
+    readonly folder: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(
+      `cannot write into ${join(folder, STAGING_DIR)} (${cause.code}); leafsync stages every file there before putting it in place ` +
+        '(and keeps the undo journals of in-place updates there): give this user write access to it',
+      { cause },
+    );
+  }
+}
+
 export interface FolderWriteLock {
   release(): Promise<void>;
 }
@@ -66,7 +84,9 @@ export async function lockFolderForWriting(folder: string): Promise<FolderWriteL
     throw err;
   }
   for (;;) {
-    const file = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    const file = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600).catch((err: NodeJS.ErrnoException) => {
+      throw isNotWritable(err) ? new StagingNotWritableError(folder, err) : err;
+    });
     let held = false;
     try {
       if (!native.tryLockExclusive(file.fd)) throw new FolderBusyError(folder);
