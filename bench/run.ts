@@ -483,7 +483,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, wait * 1000));
   }
   /** Microseconds per file created, at the start and before W2 (the files are kept: deleting them would slow what follows). */
-  const createCost: Array<[string, number]> = [['at the start', createMicros(join(WORK, 'create-probe', 'start'))]];
+  const createCost: Array<[string, number]> = [['at the start', createMicros(WORK)]];
   const loadStart = os.loadavg();
 
   // Data, generated once and shared by every tool.
@@ -613,7 +613,7 @@ async function main(): Promise<void> {
       discard: () => {}, // trees are deleted after all runs (deleting 10k files slows creating the next 10k here)
     };
     const n = ONLY.has('W2') ? RUNS : 1;
-    createCost.push(['before W2', createMicros(join(WORK, 'create-probe', 'w2'))]);
+    createCost.push(['before W2', createMicros(WORK)]);
     log(`W2: cold copy of ${small.files} files (${bytesHuman(small.bytes)})${ONLY.has('W2') ? '' : ' (one untimed run to set up W5)'}`);
     const w: WorkloadResult = { id: 'W2', title: `cold copy of ${small.files} files of 1–64 KiB in nested folders`, dataBytes: small.bytes, tools: [], notes: [] };
     const ls = tool('leafsync', 'leafsync');

@@ -9,7 +9,7 @@
  * whichever tool it is. The bench deletes nothing between W2's runs, waits out that window after
  * a previous bench's clean-up, and reports the cost of a create so a slow hour can be told apart.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 /** How long ext4 without a journal avoids reusing a freed inode (RECENTCY_DIRTY, in seconds). */
@@ -49,9 +49,10 @@ function mountOf(path: string): { point: string; type: string; source: string } 
   return best;
 }
 
-/** Microseconds to create (and close) one empty file in a new folder under `dir`, over `count` files, kept. */
-export function createMicros(dir: string, count = 2000): number {
-  mkdirSync(dir, { recursive: true });
+/** Microseconds to create (and close) one empty file, over `count` files in a new folder under `parent`, kept. */
+export function createMicros(parent: string, count = 2000): number {
+  // A folder of its own each time, so a reused --workdir never finds the files already there.
+  const dir = mkdtempSync(join(parent, 'create-probe-'));
   const started = process.hrtime.bigint();
   for (let i = 0; i < count; i++) closeSync(openSync(join(dir, `f${i}`), 'wx'));
   return Number(process.hrtime.bigint() - started) / 1000 / count;

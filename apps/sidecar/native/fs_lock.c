@@ -1,4 +1,4 @@
-// flock(2) for src/fs/folder-lock.ts. Node has no file locks of its own, and a lock file that
+// flock(2) for src/engine/folder-lock.ts. Node has no file locks of its own, and a lock file that
 // goes stale by age would keep a restarted session out for seconds after a crash; the kernel
 // drops a flock the moment its holder dies, however it died.
 #include <errno.h>
