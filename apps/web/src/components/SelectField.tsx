@@ -1,4 +1,5 @@
-import { control, hint, labelText } from './ui';
+import { FieldFrame, helpIdFor } from './FieldFrame';
+import { control } from './ui';
 
 interface Props<V extends string> {
   id: string;
@@ -13,10 +14,7 @@ interface Props<V extends string> {
 /** A labelled select; the help line is tied to it with aria-describedby. */
 export function SelectField<V extends string>({ id, label, value, options, onChange, help, disabled }: Props<V>) {
   return (
-    <div className="min-w-0">
-      <label htmlFor={id} className={labelText}>
-        {label}
-      </label>
+    <FieldFrame id={id} label={label} help={help}>
       <select
         id={id}
         value={value}
@@ -24,7 +22,7 @@ export function SelectField<V extends string>({ id, label, value, options, onCha
         // The options are exactly the values of V, so what the select reports is one of them.
         onChange={(e) => onChange(e.target.value as V)}
         className={`${control} mt-1`}
-        aria-describedby={help ? `${id}-help` : undefined}
+        aria-describedby={helpIdFor(id, help)}
       >
         {options.map((o) => (
           <option key={o.value} value={o.value}>
@@ -32,11 +30,6 @@ export function SelectField<V extends string>({ id, label, value, options, onCha
           </option>
         ))}
       </select>
-      {help && (
-        <p id={`${id}-help`} className={hint}>
-          {help}
-        </p>
-      )}
-    </div>
+    </FieldFrame>
   );
 }

@@ -1,6 +1,7 @@
 import type { InputHTMLAttributes } from 'react';
 
-import { control, hint, labelText } from './ui';
+import { FieldFrame, helpIdFor } from './FieldFrame';
+import { control } from './ui';
 
 type Props = {
   id: string;
@@ -13,23 +14,15 @@ type Props = {
 /** A labelled text or number input; the help line is tied to it with aria-describedby. */
 export function TextField({ id, label, value, onChange, help, className, ...rest }: Props) {
   return (
-    <div className="min-w-0">
-      <label htmlFor={id} className={labelText}>
-        {label}
-      </label>
+    <FieldFrame id={id} label={label} help={help}>
       <input
         id={id}
         value={value}
         onChange={(e) => onChange(e.target.value)}
         className={`${control} mt-1 ${className ?? ''}`}
-        aria-describedby={help ? `${id}-help` : undefined}
+        aria-describedby={helpIdFor(id, help)}
         {...rest}
       />
-      {help && (
-        <p id={`${id}-help`} className={hint}>
-          {help}
-        </p>
-      )}
-    </div>
+    </FieldFrame>
   );
 }
