@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CHUNK_SIZE, chunkCount, chunkLength, hashChunk, hashFileChunks, hashStats } from './chunking.js';
+import { CHUNK_SIZE, chunkCount, chunkLength, hashChunk, hashFd, hashFileChunks, hashStats } from './chunking.js';
+import { pooledIo } from '../fs/fd-io.js';
 import { merkleRoot } from './merkle.js';
 import { NotRegularFileError } from './errors.js';
 
@@ -68,11 +70,13 @@ describe('chunking', () => {
 
   it('a size hint picks the read buffer, never the result: a file larger or smaller than its hint is still hashed whole', async () => {
     const KiB = 1024;
-    for (const size of [0, 1, 128 * KiB - 1, 128 * KiB, 128 * KiB + 1, MiB + 1]) {
+    // Hints over 1 MiB hash on worker threads (chunk-hash-workers): a hint short of the file
+    // makes them read past it, one beyond it makes them find the end early.
+    for (const size of [0, 1, 128 * KiB - 1, 128 * KiB, 128 * KiB + 1, MiB + 1, 3 * MiB, 5 * MiB + 3]) {
       const file = join(dir, `hinted-${size}`);
       await writeFile(file, randomBytes(size));
       const expected = await hashFileChunks(file);
-      for (const hint of [0, 1, Math.max(0, size - 1), size, size + 1, 100 * KiB, 2 * MiB]) {
+      for (const hint of [0, 1, Math.max(0, size - 1), size, size + 1, 100 * KiB, 2 * MiB, 2 * MiB + 1, 9 * MiB]) {
         const before = { ...hashStats };
         assert.deepEqual(await hashFileChunks(file, hint), expected, `size ${size}, hint ${hint}`);
         assert.equal(hashStats.bytesHashed - before.bytesHashed, size);
@@ -86,6 +90,15 @@ describe('chunking', () => {
     assert.throws(() => chunkCount(1.5), RangeError);
     assert.throws(() => chunkLength(10, -1), RangeError);
     assert.throws(() => chunkLength(10, 0.5), RangeError);
+  });
+
+  it('a read error on a hashing thread fails the file with its code, after every read of the descriptor ended', async () => {
+    const fd = openSync(dir, 'r');
+    try {
+      await assert.rejects(hashFd(pooledIo, fd, 3 * MiB), { code: 'EISDIR' });
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('hashing a missing file rejects with ENOENT', async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { OPEN_SCANNED_FILE, ioFor, pooledIo, type FdIo } from '../fs/fd-io.js';
 import { NotRegularFileError } from './errors.js';
+import { ChunkHashWorkers, type ChunkReadResult } from './chunk-hash-workers.js';
 
 /** Files are cut into fixed 1 MiB chunks; a chunk's index alone says where its bytes live. */
 export const CHUNK_SIZE = 1024 * 1024;
@@ -37,7 +38,8 @@ export function hashChunk(data: Uint8Array): Uint8Array {
 
 /**
  * Hashes a file chunk by chunk. One descriptor and one pooled read buffer, so hashing a large
- * tree allocates nothing per chunk except the 32-byte digests. `size` is what was actually read:
+ * tree allocates nothing per chunk except the 32-byte digests; a file the stat says is over one
+ * chunk is read and hashed on worker threads (hashOnWorkers). `size` is what was actually read:
  * if the file changes meanwhile the caller sees a size that matches the hashes, not a stale stat.
  * `sizeHint` (from a stat) picks blocking reads and a small buffer for a small file; any size is
  * still read whole.
@@ -93,7 +95,42 @@ export async function hashFd(io: FdIo, fd: number, sizeHint?: number): Promise<{
     const whole = await smallBuffers.with((buf) => hashIfShorter(buf, io, fd));
     if (whole !== undefined) return whole;
   }
+  if (sizeHint !== undefined && sizeHint > CHUNK_SIZE) return hashOnWorkers(fd, sizeHint);
   return chunkBuffers.with((buf) => hashWith(buf, io, fd));
+}
+
+const hashWorkers = new ChunkHashWorkers(CHUNK_SIZE);
+
+/**
+ * hashWith for a file of several chunks, its chunks read and hashed on worker threads, a few per
+ * worker in flight so none waits for the next job. Ends, like hashWith, at the first short read.
+ */
+async function hashOnWorkers(fd: number, sizeHint: number): Promise<{ size: number; hashes: Uint8Array[] }> {
+  const expected = Math.ceil(sizeHint / CHUNK_SIZE);
+  const inFlight = hashWorkers.size * 2;
+  const jobs: Promise<ChunkReadResult>[] = [];
+  const hashes: Uint8Array[] = [];
+  let size = 0;
+  let failure: Error | undefined;
+  for (let i = 0; ; i++) {
+    // Past what the stat said, one chunk at a time: the file grew, and a short read ends it.
+    const until = i < expected ? Math.min(expected, i + inFlight) : i + 1;
+    while (jobs.length < until) jobs.push(hashWorkers.hashChunk(fd, jobs.length * CHUNK_SIZE, CHUNK_SIZE));
+    const result = await jobs[i]!;
+    if (!result.ok) {
+      failure = result.error;
+      break;
+    }
+    if (result.read.hash !== undefined) hashes.push(result.read.hash);
+    size += result.read.bytes;
+    if (result.read.bytes < CHUNK_SIZE) break;
+  }
+  // The caller closes the descriptor once this returns: no worker may still be reading it.
+  await Promise.all(jobs);
+  if (failure !== undefined) throw failure;
+  hashStats.bytesHashed += size;
+  hashStats.filesHashed += 1;
+  return { size, hashes };
 }
 
 /** The file's one hash if all of it fits in `buf` with room to spare; undefined if it filled `buf`. */

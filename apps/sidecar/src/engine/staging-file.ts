@@ -219,7 +219,7 @@ export class StagingFile {
   private async rehashWhileFlushing(fd: number): Promise<{ size: number; hashes: Uint8Array[] }> {
     if (this.size <= CHUNK_SIZE) return hashFd(this.io, fd, this.size);
     // Both settle before anything else touches the descriptor, whichever fails.
-    const [read, flushed] = await Promise.allSettled([hashFd(this.io, fd), fdatasyncFd(fd)]);
+    const [read, flushed] = await Promise.allSettled([hashFd(this.io, fd, this.size), fdatasyncFd(fd)]);
     if (read.status === 'rejected') throw read.reason;
     if (flushed.status === 'rejected') throw flushed.reason;
     return read.value;
