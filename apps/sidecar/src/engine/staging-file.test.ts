@@ -237,6 +237,33 @@ describe('StagingFile', () => {
     await s2.discard();
     await s1.discard();
   });
+
+  it('a file written past the background-flush size finalizes, closes for a resume and discards, each after its flush ends', async () => {
+    // 33 MiB passes WRITEBACK_BYTES (32 MiB) once, so a flush starts with the last chunk and is
+    // still running when the file is finalized, closed or discarded right after.
+    const size = 33 * MiB + 5;
+    const data = randomBytes(size);
+    const writeAll = async (s: StagingFile) => {
+      for (let i = 0; i * MiB < size; i++) await s.writeChunk(i, data.subarray(i * MiB, (i + 1) * MiB));
+    };
+    const dest = join(root, 'big.bin');
+    const landed = await StagingFile.open(root, 'big.bin', { size });
+    await writeAll(landed);
+    await landed.finalize(dest, { size, root: rootOf(data), mtimeMs: MTIME, mode: 0o644 });
+    assert.ok((await readFile(dest)).equals(data));
+
+    const kept = await StagingFile.open(root, 'kept.bin', { size });
+    await writeAll(kept);
+    await kept.close();
+    const resumed = await StagingFile.open(root, 'kept.bin', { size, resume: true });
+    assert.ok(Buffer.from(await resumed.readChunk(32)).equals(data.subarray(32 * MiB, 33 * MiB)));
+    await resumed.discard();
+
+    const dropped = await StagingFile.open(root, 'dropped.bin', { size });
+    await writeAll(dropped);
+    await dropped.discard();
+    await assert.rejects(stat(dropped.tempPath), { code: 'ENOENT' });
+  });
 });
 
 describe('tidyStagingDir', () => {
