@@ -69,6 +69,14 @@ describe('LocalFolderSource', () => {
     assert.equal(hex(s.root), hex(folderRoot(s.entries)));
   });
 
+  it('two summaries asked at once hash each file once (a server\'s start-up summary and its first client\'s request)', async () => {
+    const src = new LocalFolderSource(root);
+    const before = hashed();
+    const [a, b] = await Promise.all([src.summary(), src.summary()]);
+    assert.deepEqual(summaryKey(a), summaryKey(b));
+    assert.deepEqual(hashed(), { files: before.files + 3, bytes: before.bytes + big.length + 'hello'.length });
+  });
+
   it('a second summary re-hashes nothing; a changed file is re-hashed alone', async () => {
     const src = new LocalFolderSource(root);
     const first = await src.summary();

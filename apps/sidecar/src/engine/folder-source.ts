@@ -137,7 +137,7 @@ export class LocalFolderSource implements RemoteFolder {
   private readonly watch: DirectoryWatch | undefined;
   /** The last scan and when it began, while `watch` says nothing changed since. */
   private lastScan: { scan: FolderScan; startedAt: number } | undefined;
-  private readonly scanLock = new KeyedLock<'scan'>();
+  private readonly scanLock = new KeyedLock<'scan' | 'summary'>();
 
   constructor(rootAbs: string, opts?: LocalFolderSourceOptions) {
     this.rootAbs = rootAbs;
@@ -214,8 +214,17 @@ export class LocalFolderSource implements RemoteFolder {
     return this.summaryOf(await this.scan());
   }
 
-  /** The folder's summary built from `scan`, which must be this instance's own and recent. */
-  async summaryOf(scan: FolderScan): Promise<FolderSummary> {
+  /**
+   * The folder's summary built from `scan`, which must be this instance's own and recent. One at
+   * a time: a second caller waits and then finds what the first hashed in the cache, where it
+   * would have read and hashed the same files again alongside (a `serve`'s start-up summary and
+   * its first client's request hashed a 1 GiB file twice at once: bench W1, ~1 s more).
+   */
+  summaryOf(scan: FolderScan): Promise<FolderSummary> {
+    return this.scanLock.run('summary', () => this.summarize(scan));
+  }
+
+  private async summarize(scan: FolderScan): Promise<FolderSummary> {
     const { entries: scanned, warnings, digest } = scan;
     const diskPaths = new Map<RelPath, string>();
     for (const e of scanned) if (e.diskPath !== e.path) diskPaths.set(e.path, e.diskPath);
