@@ -72,7 +72,8 @@ class HashWorker {
 /**
  * SHA-256 of file chunks on worker threads, one per core (up to 4). A cold scan of a big file
  * was one core's SHA-256 (~1.2 GB/s here) with each read waited for in between, while the other
- * core had nothing to do: bench W1's client sat idle ~1.3 s while the server hashed 1 GiB.
+ * core had nothing to do: in a profile of bench W1 the client sat idle ~1.6 s after its start-up
+ * while the server hashed 1 GiB.
  * Workers start on first use and stop after IDLE_STOP_MS idle; while none has work they do not
  * keep the process alive.
  */

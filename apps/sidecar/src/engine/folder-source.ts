@@ -137,7 +137,8 @@ export class LocalFolderSource implements RemoteFolder {
   private readonly watch: DirectoryWatch | undefined;
   /** The last scan and when it began, while `watch` says nothing changed since. */
   private lastScan: { scan: FolderScan; startedAt: number } | undefined;
-  private readonly scanLock = new KeyedLock<'scan' | 'summary'>();
+  /** Scans run one at a time, and so do summaries (see scan and summaryOf). */
+  private readonly oneAtATime = new KeyedLock<'scan' | 'summary'>();
 
   constructor(rootAbs: string, opts?: LocalFolderSourceOptions) {
     this.rootAbs = rootAbs;
@@ -164,7 +165,7 @@ export class LocalFolderSource implements RemoteFolder {
     if (watch === undefined) return this.listFolder(undefined);
     // One scan at a time: the watch follows one scan from its start (two clients asking at once
     // would otherwise each restart it while the other walks).
-    return this.scanLock.run('scan', async () => {
+    return this.oneAtATime.run('scan', async () => {
       if (this.lastScan !== undefined) {
         // Changes the kernel reported before this call are handled first, so none is missed.
         await yieldToEventLoop();
@@ -221,7 +222,7 @@ export class LocalFolderSource implements RemoteFolder {
    * its first client's request hashed a 1 GiB file twice at once: bench W1, done ~0.6 s later).
    */
   summaryOf(scan: FolderScan): Promise<FolderSummary> {
-    return this.scanLock.run('summary', () => this.summarize(scan));
+    return this.oneAtATime.run('summary', () => this.summarize(scan));
   }
 
   private async summarize(scan: FolderScan): Promise<FolderSummary> {
