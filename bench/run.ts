@@ -14,7 +14,7 @@ import os from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SeededStream, readThrough, writeSeededFile, writeSmallTree } from './lib/data.js';
-import { CLI, LeafsyncServer, REPO, leafsyncContinuous, leafsyncPull, type NodeFlags, type PassLine } from './lib/leafsync.js';
+import { CLI, LeafsyncServer, REPO, SHEBANG_FLAGS, leafsyncContinuous, leafsyncPull, type NodeFlags, type PassLine } from './lib/leafsync.js';
 import { Measured, run, udpReceiveBufferDrops } from './lib/proc.js';
 import { UdpRelay } from '../apps/sidecar/src/test-support/udp-relay.js';
 import { markdownTable, median, rows, bytesHuman, seconds, type Sample, type ToolResult, type WorkloadResult } from './lib/report.js';
@@ -247,19 +247,23 @@ async function rsyncCold(spec: ColdSpec, k: number, extraArgs: string[] = []): P
   }
 }
 
-/** Plain TLS 1.3 over TCP between two Node processes: file → TLS socket → file, no fsync. */
-async function tlsBaseline(file: string, k: number, keyPem: string, certPem: string, want: string): Promise<Sample> {
-  const peer = join(REPO, 'bench/lib/tls-peer.mjs');
-  const dest = join(fresh('tls-dest'), 'copy.bin');
+/**
+ * A baseline pair of Node processes from bench/lib: `PEER server FILE …` sends the file to each
+ * client, `PEER client PORT DEST` writes what arrives to DEST; no fsync. Plain TLS over TCP, and
+ * leafsync's own QUIC transport alone (run with the leafsync command's Node flags).
+ */
+async function peerBaseline(name: string, peerFile: string, serverArgs: readonly string[], flags: readonly string[], file: string, k: number, want: string): Promise<Sample> {
+  const peer = join(REPO, 'bench/lib', peerFile);
+  const dest = join(fresh(`${peerFile.replace('.mjs', '')}-dest`), 'copy.bin');
   await prepareCache([file]);
-  const server = new Measured(process.execPath, [peer, 'server', file, keyPem, certPem], timeFile());
-  const line = await server.waitForLine((l) => l.includes('"port"'), 'the TLS server to listen', 10_000);
+  const server = new Measured(process.execPath, [...flags, peer, 'server', file, ...serverArgs], timeFile());
+  const line = await server.waitForLine((l) => l.includes('"port"'), `the ${name} server to listen`, 10_000);
   const port = (JSON.parse(line) as { port: number }).port;
-  const client = new Measured(process.execPath, [peer, 'client', String(port), dest], timeFile());
+  const client = new Measured(process.execPath, [...flags, peer, 'client', String(port), dest], timeFile());
   const c = await client.done;
   const s = await server.stop();
-  if (c.code !== 0) throw new Error(`TLS client failed: ${c.stderr}`);
-  await expectSameFile(dest, want, `TLS run ${k}`);
+  if (c.code !== 0) throw new Error(`${name} client failed: ${c.stderr}`);
+  await expectSameFile(dest, want, `${name} run ${k}`);
   rmSync(dest, { force: true });
   return { run: k, wallMs: c.wallMs, clientRssKiB: c.usage?.maxRssKiB, serverRssKiB: s.usage?.maxRssKiB, clientCpuS: c.usage?.cpuSeconds, serverCpuS: s.usage?.cpuSeconds, detail: JSON.parse(c.stdout.trim().split('\n').pop()!) as Record<string, unknown> };
 }
@@ -558,8 +562,9 @@ async function main(): Promise<void> {
     const rs = tool('rsync', 'rsync daemon');
     const rsF = tool('rsync-fsync', 'rsync daemon --fsync (extra row: leafsync fsyncs, rsync by default does not)');
     const tls = tool('tls', 'plain TLS 1.3 over TCP in Node (baseline, no fsync)');
+    const quic = tool('quic', "leafsync's QUIC transport alone, 1350-byte datagrams (baseline: one stream, no hashing, staging or fsync)");
     const stq = tool('syncthing', stLabel);
-    const order = syncthing ? [ls, rs, stq, ls8k, tls, rsF] : [ls, rs, ls8k, tls, rsF];
+    const order = syncthing ? [ls, rs, stq, ls8k, tls, quic, rsF] : [ls, rs, ls8k, tls, quic, rsF];
     for (let k = 0; k < RUNS; k++) {
       for (const tr of rotate(order, k)) {
         log(`W1 run ${k + 1}/${RUNS}: ${tr.tool}`);
@@ -576,8 +581,10 @@ async function main(): Promise<void> {
           stq.samples.push(r.sample);
           await syncthing!.removeFolder(r.folder);
           bigSpec.discard(r.dest);
+        } else if (tr === tls) {
+          tr.samples.push(await peerBaseline('TLS', 'tls-peer.mjs', [join(tlsHome, 'identity.key.pem'), join(tlsHome, 'identity.cert.pem')], [], bigFile, k, bigSha));
         } else {
-          tr.samples.push(await tlsBaseline(bigFile, k, join(tlsHome, 'identity.key.pem'), join(tlsHome, 'identity.cert.pem'), bigSha));
+          tr.samples.push(await peerBaseline('QUIC', 'quic-peer.mjs', [tlsHome], SHEBANG_FLAGS, bigFile, k, bigSha));
         }
         log(`  ${(tr.samples.at(-1)!.wallMs / 1000).toFixed(2)} s`);
       }
@@ -586,14 +593,16 @@ async function main(): Promise<void> {
     const wire = await leafsyncCold(bigSpec, RUNS, { relay: { drop: 0, seed: 1 } });
     bigSpec.discard(wire.dest);
     ls.relayWire = relayWire(wire.relay!, wire.sample.wallMs);
-    w.tools.push(ls, ls8k, rs, rsF, tls, ...(syncthing ? [stq] : []));
+    w.tools.push(ls, ls8k, rs, rsF, tls, quic, ...(syncthing ? [stq] : []));
     w1LeafsyncMBps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
     w1RelayMBps = SIZES.big / 1e6 / (wire.sample.wallMs / 1000);
     w1RelayKernelDrops = kernelDrops(wire.sample);
     const tlsMBps = SIZES.big / 1e6 / (median(tls.samples.map((s) => s.wallMs)) / 1000);
+    const quicMBps = SIZES.big / 1e6 / (median(quic.samples.map((s) => s.wallMs)) / 1000);
     w.notes.push(
       `leafsync wire bytes: one extra run through a clean in-process UDP relay (${(wire.sample.wallMs / 1000).toFixed(2)} s, ${w1RelayMBps.toFixed(0)} MB/s through the relay; ${ls.relayWire.datagrams} datagrams); UDP payload bytes both ways, so QUIC headers, ACKs and the handshake count. rsync: --stats "Total bytes sent + received" (application bytes; no TCP/IP headers).`,
       `leafsync at 1350-byte datagrams moves ${((w1LeafsyncMBps / tlsMBps) * 100).toFixed(1)}% of plain TLS-over-TCP-in-Node throughput (${w1LeafsyncMBps.toFixed(0)} vs ${tlsMBps.toFixed(0)} MB/s); at 8192-byte datagrams ${((SIZES.big / 1e6 / (median(ls8k.samples.map((s) => s.wallMs)) / 1000) / tlsMBps) * 100).toFixed(1)}%.`,
+      `leafsync's QUIC transport alone (the same transport and Node flags, two processes, the file sent on one stream and written out, no hashing, staging file or fsync) moves ${quicMBps.toFixed(0)} MB/s: leafsync's W1 runs at ${((w1LeafsyncMBps / quicMBps) * 100).toFixed(0)}% of that; the rest is the engine (the server hashing the file first, the client checking and writing every chunk, the fsync and rename).`,
       'Cold: every leafsync run starts a new server with an empty home (no index cache), so the server hashes the file inside the timed window (from the connect spawn to its exit); the destination is new.',
       `Datagrams the kernel dropped because a UDP receive buffer was full (machine-wide /proc/net/snmp RcvbufErrors during each run; each one is a loss to QUIC): leafsync runs ${ls.samples.map(kernelDrops).join(', ')}; the clean-relay run ${kernelDrops(wire.sample)}.`,
     );

@@ -12,7 +12,7 @@ export interface NodeFlags {
 }
 
 /** The Node flags in the CLI's shebang (`#!/usr/bin/env -S node FLAGS`): the `leafsync` command runs with them. */
-const SHEBANG_FLAGS = (/^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/m.exec(readFileSync(CLI, 'utf8').split('\n')[0] ?? '')?.[1] ?? '')
+export const SHEBANG_FLAGS = (/^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/m.exec(readFileSync(CLI, 'utf8').split('\n')[0] ?? '')?.[1] ?? '')
   .split(' ')
   .filter(Boolean);
 
