@@ -5,7 +5,8 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import fc from 'fast-check';
 import { UnsafePathError } from '../engine/errors.js';
 import { InsideRoot, validateRelPath } from '../engine/safe-path.js';
-import { FrameDecodeError, FrameDecoder, FrameTooLargeError, TruncatedFrameError, encodeFrame } from '../protocol/frame-codec.js';
+import { FrameDecodeError, FrameTooLargeError, TruncatedFrameError, encodeFrame, readFrames } from '../protocol/frame-codec.js';
+import { piecesSource } from '../test-support/byte-source.js';
 import { tempDirs } from '../test-support/trees.js';
 
 const RUNS = 3000;
@@ -14,21 +15,13 @@ const LIMIT = 64 * 1024;
 
 const isTypedFrameError = (e: unknown) => e instanceof FrameTooLargeError || e instanceof FrameDecodeError || e instanceof TruncatedFrameError;
 
-/** Feeds `bytes` in the given split points and drains; returns what came out or the typed error. */
-function decodeAll(bytes: Uint8Array, cuts: number[]): { messages: unknown[]; error?: Error } {
-  const decoder = new FrameDecoder(LIMIT);
-  const messages: unknown[] = [];
+/** Reads `bytes` cut at the given points to their end; returns what came out, and the error if one ended it. */
+async function decodeAll(bytes: Uint8Array, cuts: number[]): Promise<{ messages: unknown[]; error?: Error }> {
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  let at = 0;
+  const pieces = [...points, bytes.length].map((p, i, all) => bytes.subarray(i === 0 ? 0 : all[i - 1], p));
+  const messages: unknown[] = [];
   try {
-    for (const p of [...points, bytes.length]) {
-      decoder.push(bytes.subarray(at, p));
-      at = p;
-      for (let m = decoder.next(); m !== undefined; m = decoder.next()) messages.push(m.message);
-      // Nothing beyond one frame (header + limit) plus the newest piece is ever held.
-      assert.ok(decoder.bufferedBytes <= bytes.length, 'never buffers more than it was given');
-    }
-    decoder.finish();
+    for await (const m of readFrames(piecesSource(pieces), LIMIT)) messages.push(m);
     return { messages };
   } catch (err) {
     return { messages, error: err as Error };
@@ -49,31 +42,32 @@ const wireValue = fc.letrec((tie) => ({
   ),
 })).value;
 
-test(`fuzz: random bytes in random splits never throw anything but the typed frame errors (${RUNS} runs)`, () => {
-  fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 8 }), (bytes, cuts) => {
-      const { error } = decodeAll(bytes, cuts);
+test(`fuzz: random bytes in random splits never throw anything but the typed frame errors (${RUNS} runs)`, async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 8 }), async (bytes, cuts) => {
+      const { error } = await decodeAll(bytes, cuts);
       if (error) assert.ok(isTypedFrameError(error), `untyped error: ${error.name}: ${error.message}`);
     }),
     { numRuns: RUNS, seed: SEED },
   );
 });
 
-test(`fuzz: valid frames round-trip in any split; mutated ones fail only with typed errors (${RUNS} runs)`, () => {
-  fc.assert(
-    fc.property(
+test(`fuzz: valid frames round-trip in any split; mutated ones fail only with typed errors (${RUNS} runs)`, async () => {
+  await fc.assert(
+    fc.asyncProperty(
       fc.array(wireValue, { minLength: 1, maxLength: 5 }),
       fc.array(fc.nat(), { maxLength: 8 }),
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-      (values, cuts, flips) => {
+      async (values, cuts, flips) => {
         const bytes = Buffer.concat(values.map((v) => encodeFrame(v)));
-        const clean = decodeAll(bytes, cuts);
+        const clean = await decodeAll(bytes, cuts);
         assert.equal(clean.error, undefined);
-        assert.deepEqual(clean.messages, values.map((v) => decodeAll(encodeFrame(v), []).messages[0]));
+        const one = await Promise.all(values.map(async (v) => (await decodeAll(encodeFrame(v), [])).messages[0]));
+        assert.deepEqual(clean.messages, one);
         assert.equal(clean.messages.length, values.length);
         const mutated = Buffer.from(bytes);
         for (const [at, byte] of flips) mutated[at % mutated.length] = byte;
-        const dirty = decodeAll(mutated, cuts);
+        const dirty = await decodeAll(mutated, cuts);
         if (dirty.error) assert.ok(isTypedFrameError(dirty.error), `untyped error: ${dirty.error.name}: ${dirty.error.message}`);
       },
     ),
@@ -81,16 +75,20 @@ test(`fuzz: valid frames round-trip in any split; mutated ones fail only with ty
   );
 });
 
-test(`fuzz: a header over the limit is refused before its body is buffered (${RUNS} runs)`, () => {
-  fc.assert(
-    fc.property(fc.integer({ min: LIMIT + 1, max: 0xffffffff }), fc.integer({ min: 0, max: 3 }), (length, bodyBytes) => {
-      const decoder = new FrameDecoder(LIMIT);
+test(`fuzz: a header over the limit is refused before its body is read (${RUNS} runs)`, async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: LIMIT + 1, max: 0xffffffff }), fc.integer({ min: 0, max: 3 }), async (length, bodyBytes) => {
       const header = Buffer.alloc(4);
       header.writeUInt32BE(length);
-      decoder.push(header);
-      decoder.push(Buffer.alloc(bodyBytes));
-      assert.throws(() => decoder.next(), (e: unknown) => e instanceof FrameTooLargeError && e.length === length);
-      assert.ok(decoder.bufferedBytes <= 4 + bodyBytes);
+      const source = piecesSource([header, Buffer.alloc(bodyBytes)]);
+      await assert.rejects(
+        async () => {
+          for await (const m of readFrames(source, LIMIT)) void m;
+        },
+        (e: unknown) => e instanceof FrameTooLargeError && e.length === length,
+      );
+      // No read was given room for the body: nothing was allocated for it.
+      assert.ok(source.targets.every((t) => t.length < length));
     }),
     { numRuns: RUNS, seed: SEED },
   );

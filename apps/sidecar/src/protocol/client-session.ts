@@ -2,7 +2,7 @@ import type { QuicConnection } from '../transport/types.js';
 import { QuicConnectionClosedError, QuicStreamResetError } from '../transport/errors.js';
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder, SummaryRequest } from '../engine/types.js';
 import { RemoteChangedError } from '../engine/sync-file.js';
-import { encodeFrame, readFrames, type FrameDecoderOptions } from './frame-codec.js';
+import { encodeFrame, readFrames, type FrameReadOptions } from './frame-codec.js';
 import {
   HASH_BYTES,
   LISTING_BYTES_PER_ENTRY,
@@ -262,7 +262,7 @@ const STUCK_BEFORE_REDIAL = 2;
  * transport watches for a request stranded on the way (see QuicStream.expectPromptAnswer), and
  * with `steady`, for an answer that stops (QuicStream.expectSteadyAnswer).
  */
-async function request(conn: QuicConnection, req: Request, opts?: FrameDecoderOptions & { steady?: boolean }): Promise<AsyncGenerator<unknown>> {
+async function request(conn: QuicConnection, req: Request, opts?: FrameReadOptions & { steady?: boolean }): Promise<AsyncGenerator<unknown>> {
   const stream = await conn.openStream();
   await stream.write(encodeFrame(req));
   await stream.end();

@@ -82,125 +82,86 @@ function decodeBody(body: Uint8Array): unknown {
   }
 }
 
-/** A frame at least this large that spans pieces is gathered into a reused buffer (see transient). */
-const REUSE_FRAME_BYTES = 64 * 1024;
+/** Where frames are read from: a QUIC stream (QuicStream.read). 0 means the stream has ended. */
+export interface ByteSource {
+  read(into: Uint8Array): Promise<number>;
+}
 
-export interface FrameDecoderOptions {
+export interface FrameReadOptions {
   /**
-   * The caller is done with a message's byte strings before it asks for the next message, so a
-   * large frame that arrives in pieces is gathered into one buffer reused from frame to frame
-   * (a 1 MiB chunk each time otherwise: an allocation, page faults and garbage per chunk).
+   * The caller is done with a message's byte strings before it asks for the next message, so
+   * their memory is reused: a large frame is read into one buffer kept from frame to frame (a
+   * 1 MiB chunk each time otherwise: an allocation, page faults and garbage per chunk), and a
+   * small one is decoded where it was read.
    */
   transient?: boolean;
 }
 
-/** Incremental decoder: feed byte pieces in any split, take whole messages out. */
-export class FrameDecoder {
-  // Pieces before `head` are consumed; an index instead of shift() keeps a 1 MiB frame
-  // made of ~800 datagram-sized pieces linear to take apart.
-  private pieces: Buffer[] = [];
-  private head = 0;
-  private buffered = 0;
-  private readonly transient: boolean;
-  private spare: Buffer | undefined;
+/**
+ * Bytes are read this many at a time for headers and small frames, so one read usually takes a
+ * frame's header with its body (and several small frames at once). Below Buffer's pool size, so
+ * a stream's reader costs no allocation of its own.
+ */
+const INBOX_BYTES = 4000;
+/** A transient frame at least this large is read into the reused buffer (see FrameReadOptions). */
+const REUSE_FRAME_BYTES = 64 * 1024;
 
-  constructor(
-    private readonly maxFrameBytes: number,
-    opts: FrameDecoderOptions = {},
-  ) {
-    this.transient = opts.transient === true;
-  }
-
-  get bufferedBytes(): number {
-    return this.buffered;
-  }
-
-  push(piece: Uint8Array): void {
-    if (piece.length === 0) return;
-    this.pieces.push(Buffer.from(piece.buffer, piece.byteOffset, piece.length));
-    this.buffered += piece.length;
-  }
-
-  /** Returns the next whole message, or undefined if more bytes are needed. */
-  next(): { message: unknown } | undefined {
-    if (this.buffered < FRAME_HEADER_BYTES) return undefined;
-    const length = this.peekLength();
-    if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
-    if (this.buffered < FRAME_HEADER_BYTES + length) return undefined;
-    const frame = this.take(FRAME_HEADER_BYTES + length);
-    return { message: decodeBody(frame.subarray(FRAME_HEADER_BYTES)) };
-  }
-
-  /** Call when the stream ended: leftover bytes mean the peer cut a message short. */
-  finish(): void {
-    if (this.buffered === 0) return;
-    const need = this.buffered >= FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES + this.peekLength() : FRAME_HEADER_BYTES;
-    throw new TruncatedFrameError(this.buffered, need);
-  }
-
-  private peekLength(): number {
-    const first = this.pieces[this.head]!;
-    if (first.length >= FRAME_HEADER_BYTES) return first.readUInt32BE(0);
-    return this.take(FRAME_HEADER_BYTES, false).readUInt32BE(0);
-  }
-
-  /** Gathers `n` bytes from the front; with consume=false the bytes stay queued. */
-  private take(n: number, consume = true): Buffer {
-    const first = this.pieces[this.head]!;
-    if (first.length >= n) {
-      const out = first.subarray(0, n);
-      if (consume) this.dropFront(n);
-      return out;
+/**
+ * Reads messages from a byte stream until it ends. Each frame's length is checked against
+ * `maxFrameBytes` before anything is allocated for its body; a large body is read straight into
+ * its own buffer, with no copy in between.
+ */
+export async function* readFrames(source: ByteSource, maxFrameBytes: number, opts: FrameReadOptions = {}): AsyncGenerator<unknown> {
+  const inbox = Buffer.allocUnsafe(INBOX_BYTES);
+  // Bytes read but not yet taken are inbox[start, end).
+  let start = 0;
+  let end = 0;
+  let spare: Buffer | undefined;
+  /** Reads until the inbox holds `need` bytes from `start` (need ≤ INBOX_BYTES); false if the stream ended first. */
+  const fill = async (need: number): Promise<boolean> => {
+    if (end - start >= need) return true;
+    if (start > 0) {
+      inbox.copy(inbox, 0, start, end);
+      end -= start;
+      start = 0;
     }
-    const out = consume ? this.frameBuffer(n) : Buffer.allocUnsafe(n);
-    let filled = 0;
-    for (let i = this.head; filled < n; i++) {
-      const piece = this.pieces[i]!;
-      const count = Math.min(piece.length, n - filled);
-      piece.copy(out, filled, 0, count);
-      filled += count;
+    while (end < need) {
+      const n = await source.read(inbox.subarray(end));
+      if (n === 0) return false;
+      end += n;
     }
-    if (consume) this.dropFront(n);
-    return out;
-  }
-
-  private frameBuffer(n: number): Buffer {
-    if (!this.transient || n < REUSE_FRAME_BYTES) return Buffer.allocUnsafe(n);
-    if (this.spare === undefined || this.spare.length < n) this.spare = Buffer.allocUnsafe(n);
-    return this.spare.subarray(0, n);
-  }
-
-  private dropFront(n: number): void {
-    this.buffered -= n;
-    while (n > 0) {
-      const first = this.pieces[this.head]!;
-      if (first.length <= n) {
-        // Let go of it now: up to 1024 consumed pieces wait here for the next compaction, and
-        // holding them kept hundreds of MiB alive on a fast link (60 KiB pieces at 8 KiB datagrams).
-        this.pieces[this.head] = EMPTY_BYTES;
-        this.head++;
-        n -= first.length;
-      } else {
-        this.pieces[this.head] = first.subarray(n);
-        n = 0;
-      }
+    return true;
+  };
+  for (;;) {
+    if (!(await fill(FRAME_HEADER_BYTES))) {
+      if (end === start) return;
+      throw new TruncatedFrameError(end - start, FRAME_HEADER_BYTES);
     }
-    if (this.head === this.pieces.length) {
-      this.pieces = [];
-      this.head = 0;
-    } else if (this.head > 1024) {
-      this.pieces = this.pieces.slice(this.head);
-      this.head = 0;
+    const length = inbox.readUInt32BE(start);
+    if (length > maxFrameBytes) throw new FrameTooLargeError(length, maxFrameBytes);
+    if (FRAME_HEADER_BYTES + length <= INBOX_BYTES) {
+      if (!(await fill(FRAME_HEADER_BYTES + length))) throw new TruncatedFrameError(end - start, FRAME_HEADER_BYTES + length);
+      const body = inbox.subarray(start + FRAME_HEADER_BYTES, start + FRAME_HEADER_BYTES + length);
+      start += FRAME_HEADER_BYTES + length;
+      // Decoded byte strings point into the inbox, which the next read reuses.
+      yield decodeBody(opts.transient ? body : Buffer.from(body));
+      continue;
     }
+    start += FRAME_HEADER_BYTES;
+    let body: Buffer;
+    if (opts.transient && length >= REUSE_FRAME_BYTES) {
+      if (spare === undefined || spare.length < length) spare = Buffer.allocUnsafe(length);
+      body = spare.subarray(0, length);
+    } else {
+      body = Buffer.allocUnsafe(length);
+    }
+    let filled = inbox.copy(body, 0, start, end);
+    start += filled;
+    while (filled < length) {
+      const n = await source.read(body.subarray(filled));
+      if (n === 0) throw new TruncatedFrameError(FRAME_HEADER_BYTES + filled, FRAME_HEADER_BYTES + length);
+      filled += n;
+    }
+    yield decodeBody(body);
   }
-}
-
-/** Reads messages from a byte stream until it ends; enforces the frame limit. */
-export async function* readFrames(source: AsyncIterable<Uint8Array>, maxFrameBytes: number, opts?: FrameDecoderOptions): AsyncGenerator<unknown> {
-  const decoder = new FrameDecoder(maxFrameBytes, opts);
-  for await (const piece of source) {
-    decoder.push(piece);
-    for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) yield frame.message;
-  }
-  decoder.finish();
 }

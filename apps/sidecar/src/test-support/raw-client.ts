@@ -2,9 +2,10 @@
  * A client that speaks leafsync's framing but none of its manners: it sends whatever bytes a test
  * gives it on a fresh stream and collects the raw answer. Not imported by production code.
  */
-import { FrameDecoder, encodeFrame } from '../protocol/frame-codec.js';
+import { TruncatedFrameError, encodeFrame, readFrames } from '../protocol/frame-codec.js';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/messages.js';
 import type { QuicConnection } from '../transport/types.js';
+import { piecesSource } from './byte-source.js';
 
 export interface RawAnswer {
   /** Every whole message the server sent back, after its `accepted` acknowledgement. */
@@ -50,10 +51,13 @@ export async function ask(conn: QuicConnection, pieces: Uint8Array[], opts: { fi
   ]);
   clearTimeout(timer);
   const bytes = Buffer.concat(chunks);
-  const decoder = new FrameDecoder(MAX_FRAME_BYTES);
-  decoder.push(bytes);
   const messages: Array<Record<string, unknown>> = [];
-  for (let m = decoder.next(); m !== undefined; m = decoder.next()) messages.push(m.message as Record<string, unknown>);
+  try {
+    for await (const m of readFrames(piecesSource([bytes]), MAX_FRAME_BYTES)) messages.push(m as Record<string, unknown>);
+  } catch (err) {
+    // An answer cut off mid-message (reset, timeout): the whole messages before it are what came.
+    if (!(err instanceof TruncatedFrameError)) throw err;
+  }
   const accepted = messages[0]?.t === 'accepted';
   if (accepted) messages.shift();
   const first = messages[0];

@@ -211,7 +211,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     const conn = this.conn;
     if (!this.established && conn.isEstablished() && !conn.isClosed()) this.establish();
     if (this.established && !this.dead && !conn.isDraining() && !conn.isClosed()) {
-      for (const id of conn.readable()) this.streamFor(id)?.pull();
+      for (const id of conn.readable()) this.streamFor(id)?.arrived();
       if (this.writers.size > 0) {
         for (const s of this.writers) if (!s.fill()) this.writers.delete(s);
       }

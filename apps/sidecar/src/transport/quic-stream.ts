@@ -32,13 +32,6 @@ export interface StreamHost {
   awaitAnswer(stream: QuicStreamImpl): void;
 }
 
-/**
- * Received bytes buffered per stream before we stop calling streamRecv.
- * Beyond this quiche's flow control holds the peer back, so a consumer that
- * stops reading costs bounded memory.
- */
-const RECV_HIGH_WATER = 2 * 1024 * 1024;
-
 const EMPTY = new Uint8Array(0);
 const RESOLVED = Promise.resolve();
 
@@ -55,9 +48,6 @@ export class QuicStreamImpl implements QuicStream {
   private readonly host: StreamHost;
 
   // Receive side.
-  private readonly chunks: Uint8Array[] = [];
-  private chunkHead = 0;
-  private buffered = 0;
   private recvFin = false;
   private recvError: Error | undefined;
   private readWaiter: (() => void) | undefined;
@@ -89,43 +79,14 @@ export class QuicStreamImpl implements QuicStream {
 
   // ---- driven by the connection's flush ----
 
-  /** Move received bytes out of quiche while under the high-water mark. */
-  pull(): void {
-    if (this.recvFin || this.recvError) return;
-    const conn = this.host.conn;
-    const scratch = this.host.readScratch;
-    let got = false;
-    while (this.buffered < RECV_HIGH_WATER) {
-      let r: [number, boolean] | null;
-      try {
-        r = conn.streamRecv(this.id, scratch);
-      } catch (e) {
-        this.failRecv(this.errorFrom(e, 'read'));
-        break;
-      }
-      if (r === null) break;
-      const n = r[0];
-      if (n > 0) {
-        // Copy out: the scratch buffer is reused, and a right-sized copy
-        // avoids pinning a large buffer for a small read.
-        const piece = Buffer.allocUnsafe(n);
-        scratch.copy(piece, 0, 0, n);
-        this.chunks.push(piece);
-        this.buffered += n;
-        this.received += n;
-        got = true;
-      }
-      if (r[1]) {
-        this.recvFin = true;
-        got = true;
-        break;
-      }
-    }
-    if (got) {
-      this.heard = true;
-      this.wakeReader();
-    }
-    this.maybeForget();
+  /**
+   * quiche has something for this stream: bytes, its end, or a reset. It stays there until the
+   * reader takes it (read() or the iterator), straight into the reader's memory; meanwhile the
+   * stream's flow-control window holds the peer back, so a slow reader costs bounded memory.
+   */
+  arrived(): void {
+    this.heard = true;
+    this.wakeReader();
   }
 
   /** Whether the peer has answered at all; the connection stops watching once it has. */
@@ -219,9 +180,8 @@ export class QuicStreamImpl implements QuicStream {
     }
   }
 
-  /** Data has arrived that nobody has read yet (in our buffer, or still in quiche's). */
+  /** Data has arrived that nobody has read yet. */
   hasUnread(): boolean {
-    if (this.buffered > 0) return true;
     if (this.recvFin || this.recvError) return false;
     try {
       return this.host.conn.streamReadable(this.id);
@@ -305,7 +265,6 @@ export class QuicStreamImpl implements QuicStream {
             // Stream already gone in quiche.
           }
           this.recvError = new QuicStreamStateError(`stream ${this.id} reading was abandoned`);
-          this.chunks.length = 0;
           this.host.scheduleFlush();
           this.maybeForget();
         }
@@ -316,25 +275,52 @@ export class QuicStreamImpl implements QuicStream {
 
   // ---- internals ----
 
+  async read(into: Uint8Array): Promise<number> {
+    if (into.length === 0) throw new RangeError('read() needs room for at least one byte');
+    for (;;) {
+      const n = this.readNow(into);
+      if (n !== undefined) return n;
+      await this.nextArrival();
+    }
+  }
+
   private async next(): Promise<IteratorResult<Uint8Array>> {
     for (;;) {
-      if (this.chunkHead < this.chunks.length) {
-        const piece = this.chunks[this.chunkHead] as Uint8Array;
-        this.chunks[this.chunkHead++] = EMPTY;
-        if (this.chunkHead === this.chunks.length) {
-          this.chunks.length = 0;
-          this.chunkHead = 0;
-        }
-        const wasFull = this.buffered >= RECV_HIGH_WATER;
-        this.buffered -= piece.length;
-        // We stopped reading from quiche at the high-water mark; resume.
-        if (wasFull && this.buffered < RECV_HIGH_WATER && !this.recvFin) this.host.scheduleFlush();
-        return { value: piece, done: false };
-      }
-      if (this.recvError) throw this.recvError;
-      if (this.recvFin) return { value: undefined, done: true };
-      await new Promise<void>((resolve) => (this.readWaiter = resolve));
+      // The scratch buffer is shared by every stream: copied out before anything else can run.
+      const scratch = this.host.readScratch;
+      const n = this.readNow(scratch);
+      if (n === 0) return { value: undefined, done: true };
+      if (n !== undefined) return { value: Buffer.from(scratch.subarray(0, n)), done: false };
+      await this.nextArrival();
     }
+  }
+
+  /** Reads what quiche holds for this stream into `into`: the count, 0 at the end, undefined if nothing is there yet. */
+  private readNow(into: Uint8Array): number | undefined {
+    if (this.recvError) throw this.recvError;
+    if (this.recvFin) return 0;
+    let r: [number, boolean] | null;
+    try {
+      r = this.host.conn.streamRecv(this.id, into);
+    } catch (e) {
+      this.failRecv(this.errorFrom(e, 'read'));
+      throw this.recvError;
+    }
+    if (r === null) return undefined;
+    const [n, fin] = r;
+    this.heard = true;
+    this.received += n;
+    // What was read frees flow-control credit; the next flush tells the peer.
+    if (n > 0) this.host.scheduleFlush();
+    if (fin) {
+      this.recvFin = true;
+      this.maybeForget();
+    }
+    return n > 0 || fin ? n : undefined;
+  }
+
+  private nextArrival(): Promise<void> {
+    return new Promise<void>((resolve) => (this.readWaiter = resolve));
   }
 
   private enqueue(data: Uint8Array, fin: boolean): Promise<void> {

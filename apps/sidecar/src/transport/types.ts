@@ -12,9 +12,18 @@ export interface Identity {
   fingerprint: string;
 }
 
-/** One bidirectional QUIC stream. Reading yields the peer's bytes until its FIN. */
+/**
+ * One bidirectional QUIC stream. Reading (read(), or iterating, not both) gives the peer's bytes
+ * until its FIN.
+ */
 export interface QuicStream extends AsyncIterable<Uint8Array> {
   readonly id: number;
+  /**
+   * Waits for the peer's next bytes and reads as many as fit straight into `into`; resolves with
+   * their count, or 0 once the stream has ended. Rejects if the stream was reset or the
+   * connection died.
+   */
+  read(into: Uint8Array): Promise<number>;
   /** Resolves once quiche has accepted every byte (backpressure); rejects if the stream or connection died. */
   write(data: Uint8Array): Promise<void>;
   /** Sends FIN after everything written so far. */
