@@ -1,7 +1,13 @@
 /**
  * One bidirectional QUIC stream over a quiche connection. All quiche calls
- * happen either synchronously in a user call (write fast path) or from the
- * connection's once-per-turn flush; the stream never drives the socket itself.
+ * happen either synchronously in a user call (reads, the write fast path) or
+ * from the connection's once-per-turn flush; the stream never drives the
+ * socket itself.
+ *
+ * Received bytes stay in quiche until the reader asks, and are then copied
+ * once, into the reader's own memory: holding them in buffers of our own
+ * meant a buffer per piece received, and a W1 pull's client spent ~0.5 s in
+ * the ~90 full garbage collections that a GiB of such buffers set off.
  */
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { Connection } from '@matrixai/quic/native/types.js';
