@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { CHUNK_SIZE } from '../engine/chunking.js';
 import { STAGING_DIR } from '../engine/staging-file.js';
 import { MAX_FRAME_BYTES, MAX_INDICES_PER_REQUEST } from '../protocol/messages.js';
+import { FIRST_CHUNKS_PER_REQUEST } from '../protocol/first-chunk-batcher.js';
 import { connectQuic } from '../transport/quic-client.js';
 import type { QuicConnection } from '../transport/types.js';
 import { runCli, startServeProcess, type ServeProcess } from '../test-support/cli-process.js';
@@ -131,6 +132,13 @@ test('malicious client vs a read-only server: push, out-of-folder, internal and 
   for (const [path, code] of hostile) {
     assertRefused(await ask(conn, [frame({ t: 'hashes', path })]), code, `hashes of ${JSON.stringify(path)}`);
     assertRefused(await ask(conn, [frame({ t: 'chunks', path, indices: [0] })]), code, `chunks of ${JSON.stringify(path)}`);
+    // In a batch of first chunks the hostile path is refused alone; the files around it are answered, in order.
+    const batch = await ask(conn, [frame({ t: 'first-chunks', paths: ['public.txt', path, 'docs/readme.md'] })]);
+    assert.deepEqual(batch.messages.map((m) => m.t), ['chunk', 'error', 'chunk'], `first chunks around ${JSON.stringify(path)}`);
+    assert.ok(Buffer.from(batch.messages[0]!.data as Uint8Array).equals(Buffer.from('public\n')));
+    assert.match(String(batch.messages[1]!.code), typeof code === 'string' ? new RegExp(`^${code}$`) : code);
+    assert.ok(Buffer.from(batch.messages[2]!.data as Uint8Array).equals(Buffer.from('# hi\n')));
+    assert.ok(!batch.bytes.includes(SECRET), `first chunks around ${JSON.stringify(path)} leak nothing`);
     const only = await ask(conn, [frame({ t: 'summary', only: path })]);
     assert.ok(only.error && only.messages.length === 1 && !only.bytes.includes(SECRET), `summary of ${JSON.stringify(path)} is refused`);
   }
@@ -167,6 +175,8 @@ test('malicious client: malformed, oversized, truncated and out-of-range request
   assertRefused(await ask(conn, [frame({ t: 'chunks', path: 'big.bin', indices: [3] })]), 'CHUNK_OUT_OF_RANGE', 'a chunk index past the end');
   assertRefused(await ask(conn, [frame({ t: 'chunks', path: 'big.bin', indices: [0, 2 ** 40] })]), 'CHUNK_OUT_OF_RANGE', 'a huge chunk index');
   assertRefused(await ask(conn, [frame({ t: 'chunks', path: 'big.bin', indices: Array.from({ length: MAX_INDICES_PER_REQUEST + 1 }, () => 0) })]), 'PROTOCOL', 'too many indices');
+  assertRefused(await ask(conn, [frame({ t: 'first-chunks', paths: [] })]), 'PROTOCOL', 'a batch of no files');
+  assertRefused(await ask(conn, [frame({ t: 'first-chunks', paths: Array.from({ length: FIRST_CHUNKS_PER_REQUEST + 1 }, () => 'public.txt') })]), 'PROTOCOL', 'a batch of too many files');
   assertRefused(await ask(conn, [frame({ t: 'summary', known: new Uint8Array(7) })]), 'PROTOCOL', 'a 7-byte root');
   assertRefused(await ask(conn, [frame({ t: 'hello', v: 99, mode: 'pull' })]), 'VERSION', 'a future protocol version');
   // Two requests on one stream: the first is answered, the rest ignored (never executed).
@@ -296,10 +306,11 @@ test('malicious client: an authorised pusher with bad chunks, lying sizes and ho
     { path: 'liar.txt', data: Buffer.from('x'.repeat(300)), size: 100 },
   ];
   const peer = new ScriptedPeer(claimed, (req, honest) => {
+    // Every chunk of every file arrives corrupted, except liar.txt's, whose lie is its size.
+    const corrupted = (path: string, i: number) => frame({ t: 'chunk', i, data: path === 'liar.txt' ? honest.chunk(path, i) : randomBytes(honest.chunk(path, i).length) });
+    if (req.t === 'first-chunks') return req.paths.map((path) => corrupted(path, 0));
     if (req.t !== 'chunks') return undefined;
-    // Every chunk of every file arrives corrupted, except liar.txt, whose lie is its size.
-    if (req.path === 'liar.txt') return undefined;
-    return req.indices.map((i) => frame({ t: 'chunk', i, data: randomBytes(honest.chunk(req.path, i).length) }));
+    return req.indices.map((i) => corrupted(req.path, i));
   });
   peer.serve(conn);
   assert.equal((await ask(conn, [hello('push')])).messages[0]?.t, 'welcome');
@@ -310,7 +321,7 @@ test('malicious client: an authorised pusher with bad chunks, lying sizes and ho
   assertRefused(await ask(conn, [frame({ t: 'push', entry: entryOf('new.bin'), base: NONE })]), 'CHUNK_HASH_MISMATCH', 'a new file pushed with bad chunks');
   assertRefused(await ask(conn, [frame({ t: 'push', entry: entryOf('public.txt'), base: publicRoot.entries[0]!.root })]), 'CHUNK_HASH_MISMATCH', 'an update pushed with bad bytes');
   assertRefused(await ask(conn, [frame({ t: 'push', entry: entryOf('liar.txt'), base: NONE })]), 'CHUNK_LENGTH', 'a push that lies about its size');
-  assert.ok(peer.requests.filter((r) => r.t === 'chunks').length >= 3, 'the server really fetched (and refused) the pushed chunks');
+  assert.ok(peer.requests.filter((r) => r.t === 'chunks' || r.t === 'first-chunks').length >= 3, 'the server really fetched (and refused) the pushed chunks');
 
   const file = (path: string) => ({ path, type: 'file', size: 5, mtimeMs: 0, mode: 0o644, root: new Uint8Array(32) });
   const hostile: Array<[string, string]> = [

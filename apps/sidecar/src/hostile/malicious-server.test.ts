@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CHUNK_SIZE, hashChunk } from '../engine/chunking.js';
 import { merkleRoot } from '../engine/merkle.js';
 import { encodeFrame } from '../protocol/frame-codec.js';
-import { MAX_FRAME_BYTES } from '../protocol/messages.js';
+import { MAX_FRAME_BYTES, type Request } from '../protocol/messages.js';
 import { claimedFile, summaryFrames } from '../test-support/malicious-server.js';
 import { HONEST, attack, forever, good, withHostileName } from '../test-support/attack-harness.js';
 
@@ -53,10 +53,14 @@ test('malicious server: chunks that do not match their hash are never published'
   assert.equal(asked, 2, 'a bad chunk is refetched once, then the file fails');
 });
 
+/** The same frames for each file a chunk request asks about: one, or each of a batch of first chunks. */
+const perFile = (req: Request, frames: () => Uint8Array[]): Uint8Array[] | undefined =>
+  req.t === 'chunks' ? frames() : req.t === 'first-chunks' ? req.paths.flatMap(frames) : undefined;
+
 test('malicious server: a single-chunk file whose bytes do not match its root is never published', { timeout: 60_000 }, async (t) => {
   await attack(t, {
     entries: [{ path: 'keep.txt', data: HONEST['keep.txt'] }],
-    script: (req) => (req.t === 'chunks' ? [encodeFrame({ t: 'chunk', i: 0, data: Buffer.from('evil keep\n') })] : undefined),
+    script: (req) => perFile(req, () => [encodeFrame({ t: 'chunk', i: 0, data: Buffer.from('evil keep\n') })]),
     expect: { error: /did not match their hashes/, failureCodes: ['CHUNK_HASH_MISMATCH'] },
   });
 });
@@ -87,7 +91,7 @@ test('malicious server: a frame larger than the limit is refused before it is bu
   // The same, as the answer to a chunk request.
   await attack(t, {
     entries: [{ path: 'keep.txt', data: HONEST['keep.txt'] }],
-    script: (req) => (req.t === 'chunks' ? [Buffer.from([0xff, 0xff, 0xff, 0xff])] : undefined),
+    script: (req) => perFile(req, () => [Buffer.from([0xff, 0xff, 0xff, 0xff])]),
     expect: { error: /4294967295-byte message/, failureCodes: ['FRAME_TOO_LARGE'] },
   });
 });
@@ -95,12 +99,12 @@ test('malicious server: a frame larger than the limit is refused before it is bu
 test('malicious server: a chunk index beyond the file is refused', { timeout: 60_000 }, async (t) => {
   await attack(t, {
     entries: [{ path: 'keep.txt', data: HONEST['keep.txt'] }],
-    script: (req) => (req.t === 'chunks' ? [encodeFrame({ t: 'chunk', i: 7, data: Buffer.from('beyond') })] : undefined),
+    script: (req) => perFile(req, () => [encodeFrame({ t: 'chunk', i: 7, data: Buffer.from('beyond') })]),
     expect: { error: /chunk 7 of keep\.txt, which was not asked for/, failureCodes: ['PROTOCOL'] },
   });
   await attack(t, {
     entries: [{ path: 'keep.txt', data: HONEST['keep.txt'] }],
-    script: (req) => (req.t === 'chunks' ? [encodeFrame({ t: 'chunk', i: 2 ** 40, data: Buffer.from('beyond') })] : undefined),
+    script: (req) => perFile(req, () => [encodeFrame({ t: 'chunk', i: 2 ** 40, data: Buffer.from('beyond') })]),
     expect: { error: /which was not asked for/, failureCodes: ['PROTOCOL'] },
   });
 });
@@ -108,8 +112,8 @@ test('malicious server: a chunk index beyond the file is refused', { timeout: 60
 test('malicious server: an endless stream of chunks for one request is cut off', { timeout: 60_000 }, async (t) => {
   await attack(t, {
     entries: [{ path: 'keep.txt', data: HONEST['keep.txt'] }],
-    script: (req) => (req.t === 'chunks' ? forever(() => encodeFrame({ t: 'chunk', i: 0, data: HONEST['keep.txt'] })) : undefined),
-    expect: { error: /which was not asked for/, failureCodes: ['PROTOCOL'] },
+    script: (req) => (req.t === 'chunks' || req.t === 'first-chunks' ? forever(() => encodeFrame({ t: 'chunk', i: 0, data: HONEST['keep.txt'] })) : undefined),
+    expect: { error: /which was not asked for|more than the 1 files asked for/, failureCodes: ['PROTOCOL'] },
   });
 });
 

@@ -3,6 +3,7 @@ import { QuicConnectionClosedError, QuicStreamResetError } from '../transport/er
 import type { FileSummary, FolderSummary, RelPath, RemoteFolder, SummaryRequest } from '../engine/types.js';
 import { RemoteChangedError } from '../engine/sync-file.js';
 import { encodeFrame, readFrames, type FrameReadOptions } from './frame-codec.js';
+import { FirstChunkBatcher, type FirstChunkAnswer } from './first-chunk-batcher.js';
 import {
   HASH_BYTES,
   LISTING_BYTES_PER_ENTRY,
@@ -11,6 +12,7 @@ import {
   MAX_INDICES_PER_REQUEST,
   PROTOCOL_VERSION,
   accepted,
+  PeerError,
   ProtocolError,
   chunk,
   deleted,
@@ -48,6 +50,11 @@ export class QuicRemoteFolder implements RemoteFolder {
   /** Replaced connections still closing, and the wire bytes of those closed. */
   private readonly retiring = new Set<QuicConnection>();
   private retiredBytes = 0;
+  private readonly firstChunks = new FirstChunkBatcher(
+    (paths, deliver) => this.firstChunksBatch(paths, deliver),
+    (path, onChunk) => this.retryStuck((conn) => this.fetchPending(conn, path, new Set([0]), onChunk)),
+    (err) => (err instanceof QuicStreamResetError && err.stuck) || err instanceof QuicConnectionClosedError,
+  );
 
   private constructor(
     private conn: QuicConnection,
@@ -130,6 +137,9 @@ export class QuicRemoteFolder implements RemoteFolder {
   }
 
   async fetchChunks(path: RelPath, indices: number[], onChunk: (index: number, data: Uint8Array) => Promise<void>): Promise<void> {
+    // The first chunk alone is most often a whole small file: asked for with the others asked for
+    // in the same turn.
+    if (indices.length === 1 && indices[0] === 0) return this.firstChunks.fetch(path, onChunk);
     for (let at = 0; at < indices.length; at += MAX_INDICES_PER_REQUEST) {
       const pending = new Set(indices.slice(at, at + MAX_INDICES_PER_REQUEST));
       // A retry asks only for what has not arrived yet.
@@ -148,6 +158,38 @@ export class QuicRemoteFolder implements RemoteFolder {
       await onChunk(c.i, c.data);
     }
     if (pending.size > 0) throw new ProtocolError(`server ended the transfer of ${path} with ${pending.size} chunks missing`);
+  }
+
+  /** One batch on the current connection; a stuck answer counts towards replacing it, as any request's does. */
+  private async firstChunksBatch(paths: string[], deliver: (answer: FirstChunkAnswer) => Promise<void>): Promise<void> {
+    const conn = this.conn;
+    try {
+      await this.firstChunksOnce(conn, paths, deliver);
+    } catch (err) {
+      if (err instanceof QuicStreamResetError && err.stuck) await this.noteStuck(conn);
+      throw err;
+    }
+  }
+
+  private async firstChunksOnce(conn: QuicConnection, paths: string[], deliver: (answer: FirstChunkAnswer) => Promise<void>): Promise<void> {
+    const frames = await request(conn, { t: 'first-chunks', paths }, { transient: true, steady: true });
+    let answered = 0;
+    for await (const message of frames) {
+      if (answered === paths.length) throw new ProtocolError(`server answered more than the ${paths.length} files asked for`);
+      const path = paths[answered++]!;
+      let answer: FirstChunkAnswer;
+      try {
+        const c = expectMessage(chunk, message, 'chunk');
+        if (c.i !== 0) throw new ProtocolError(`server sent chunk ${c.i} of ${path}, which was not asked for`);
+        answer = { data: c.data };
+      } catch (err) {
+        // The server's error for this file alone, as a request of its own would have had it.
+        if (!(err instanceof PeerError)) throw err;
+        answer = { error: err };
+      }
+      await deliver(answer);
+    }
+    if (answered < paths.length) throw new ProtocolError(`server ended the first chunks of ${paths.length} files after ${answered}`);
   }
 
   /**

@@ -1,5 +1,6 @@
 import * as z from '../util/schema.js';
 import { CHUNK_SIZE } from '../engine/chunking.js';
+import { FIRST_CHUNKS_PER_REQUEST } from './first-chunk-batcher.js';
 
 /**
  * Every message on the wire, as zod schemas: a decoded frame is only used after it parsed,
@@ -62,6 +63,11 @@ export const request = z.discriminatedUnion('t', [
   z.object({ t: z.literal('summary'), only: z.optional(wirePath), known: z.optional(hash) }),
   z.object({ t: z.literal('hashes'), path: wirePath }),
   z.object({ t: z.literal('chunks'), path: wirePath, indices: z.array(count).check(z.minLength(1), z.maxLength(MAX_INDICES_PER_REQUEST)) }),
+  /**
+   * Chunk 0 of each file (all of a file of one chunk; see FirstChunkBatcher). Answered in order,
+   * one message per path: its chunk, or an error message for that path alone.
+   */
+  z.object({ t: z.literal('first-chunks'), paths: z.array(wirePath).check(z.minLength(1), z.maxLength(FIRST_CHUNKS_PER_REQUEST)) }),
   /**
    * "Take my version of this entry": the server fetches the chunks it lacks from the client over
    * streams it opens itself. `base` is the root the client believes the server has (empty: none);

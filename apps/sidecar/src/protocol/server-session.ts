@@ -16,6 +16,7 @@ import {
   RequestRefusedError,
   expectMessage,
   request,
+  type ErrorMessage,
   type Request,
 } from './messages.js';
 
@@ -66,16 +67,20 @@ async function serveStream(stream: QuicStream, folder: ServedFolder, state: Conn
     await answer(stream, req, folder, state);
     await stream.end();
   } catch (err) {
-    const code = errorCode(err);
-    if (code === undefined) folder.log?.(`internal error serving a request: ${(err as Error).stack ?? String(err)}`);
-    const message = code === undefined ? 'internal error on the server' : (err as Error).message;
     try {
-      await stream.write(encodeFrame({ t: 'error', code: code ?? 'INTERNAL', message }));
+      await stream.write(encodeFrame(errorFor(err, folder)));
       await stream.end();
     } catch {
       stream.reset();
     }
   }
+}
+
+/** The error message a failed request (or one file of a batch) is answered with; internal errors are logged, not told. */
+function errorFor(err: unknown, folder: ServedFolder): ErrorMessage {
+  const code = errorCode(err);
+  if (code === undefined) folder.log?.(`internal error serving a request: ${(err as Error).stack ?? String(err)}`);
+  return { t: 'error', code: code ?? 'INTERNAL', message: code === undefined ? 'internal error on the server' : (err as Error).message };
 }
 
 function checkServed(folder: ServedFolder, path: RelPath): void {
@@ -86,6 +91,11 @@ function checkServed(folder: ServedFolder, path: RelPath): void {
 
 async function answer(stream: QuicStream, req: Request, folder: ServedFolder, state: ConnectionState): Promise<void> {
   const send = (message: unknown) => stream.write(encodeFrame(message));
+  const sendChunk = async (i: number, data: Uint8Array) => {
+    const [head, bytes] = encodeFrameAround({ t: 'chunk', i }, 'data', data);
+    // Both writes are queued at once; awaiting them together keeps either failure handled.
+    await Promise.all([stream.write(head), stream.write(bytes)]);
+  };
   switch (req.t) {
     case 'hello': {
       if (req.v !== PROTOCOL_VERSION) {
@@ -141,11 +151,24 @@ async function answer(stream: QuicStream, req: Request, folder: ServedFolder, st
     }
     case 'chunks': {
       checkServed(folder, req.path);
-      await folder.source.fetchChunks(req.path, req.indices, async (i, data) => {
-        const [head, bytes] = encodeFrameAround({ t: 'chunk', i }, 'data', data);
-        // Both writes are queued at once; awaiting them together keeps either failure handled.
-        await Promise.all([stream.write(head), stream.write(bytes)]);
-      });
+      await folder.source.fetchChunks(req.path, req.indices, sendChunk);
+      return;
+    }
+    case 'first-chunks': {
+      for (const path of req.paths) {
+        let sent = false;
+        try {
+          checkServed(folder, path);
+          await folder.source.fetchChunks(path, [0], async (i, data) => {
+            sent = true;
+            await sendChunk(i, data);
+          });
+        } catch (err) {
+          // After its chunk, an error would be taken for the next file's answer: end the whole answer.
+          if (sent) throw err;
+          await send(errorFor(err, folder));
+        }
+      }
       return;
     }
     case 'push': {

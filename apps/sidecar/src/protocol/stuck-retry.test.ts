@@ -56,6 +56,9 @@ function dialer(t: { after(fn: () => Promise<void>): void }, server: MaliciousSe
   return { redial, dialed };
 }
 
+/** A request for chunks: of one file, or the first chunks of several (FirstChunkBatcher). */
+const asksChunks = (req: Request) => req.t === 'chunks' || req.t === 'first-chunks';
+
 /** A server that answers chunk requests on its first connection (while only one hello has come) with `stuck(req)`. */
 async function serverStuckOnFirstConnection(t: { after(fn: () => Promise<void>): void }, stuck: (req: Request) => Reply): Promise<MaliciousServer> {
   let hellos = 0;
@@ -64,7 +67,7 @@ async function serverStuckOnFirstConnection(t: { after(fn: () => Promise<void>):
     entries: [{ path: 'big.bin', data: DATA }],
     script: (req) => {
       if (req.t === 'hello') hellos++;
-      return req.t === 'chunks' && hellos === 1 ? stuck(req) : undefined;
+      return asksChunks(req) && hellos === 1 ? stuck(req) : undefined;
     },
   });
   t.after(() => server.close());
@@ -100,10 +103,7 @@ test('an answer reset as stuck every time is given up on after 9 attempts, and t
   const server = await MaliciousServer.start({
     identity: await loadOrCreateIdentity(await tempDir(t, 'always-stuck-id')),
     entries: [{ path: 'big.bin', data: DATA }],
-    script: (req) =>
-      req.t === 'chunks'
-        ? stuckReply()
-        : undefined,
+    script: (req) => (asksChunks(req) ? stuckReply() : undefined),
   });
   t.after(() => server.close());
   const folder = await openFolder(t, server);
@@ -112,6 +112,8 @@ test('an answer reset as stuck every time is given up on after 9 attempts, and t
     assert.match(e.message, /the last of 9 attempts in a row; gave up for this pass/);
     return true;
   });
+  // The first chunk goes in a batch first; once that is stuck, on requests of its own.
+  assert.equal(server.requests.filter((r) => r.t === 'first-chunks').length, 1);
   assert.equal(server.requests.filter((r) => r.t === 'chunks').length, 9);
 });
 
@@ -132,7 +134,7 @@ test('a connection that strands answer after answer is replaced, and the transfe
 test('requests cut off by the replacement of their connection are asked again on the new one', async (t) => {
   // Chunk 0's answers are reset as stuck; the others never come, until the connection changes.
   const server = await serverStuckOnFirstConnection(t, (req) =>
-    req.t === 'chunks' && req.indices.includes(0)
+    req.t === 'first-chunks' || (req.t === 'chunks' && req.indices.includes(0))
       ? stuckReply()
       : (async function* () {
           yield* [];
@@ -160,6 +162,7 @@ test('when no new connection can be had, the retries stay on the first one', asy
     throw new Error('no route to the server');
   });
   await assert.rejects(folder.fetchChunks('big.bin', [0], async () => undefined), /the last of 9 attempts in a row/);
+  assert.equal(server.requests.filter((r) => r.t === 'first-chunks').length, 1);
   assert.equal(server.requests.filter((r) => r.t === 'chunks').length, 9);
   assert.equal(attempts, 4, 'a new connection was tried after every second stuck answer');
 });

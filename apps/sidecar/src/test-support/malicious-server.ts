@@ -184,6 +184,8 @@ function honestFolder(fake: FakeEntry[]): Honest {
           return hashFrames(honest.hashes(req.path));
         case 'chunks':
           return req.indices.map((i) => encodeFrame({ t: 'chunk', i, data: honest.chunk(req.path, i) }));
+        case 'first-chunks':
+          return req.paths.map((path) => encodeFrame({ t: 'chunk', i: 0, data: honest.chunk(path, 0) }));
         case 'push':
         case 'delete':
           return [encodeFrame({ t: 'error', code: 'READ_ONLY', message: 'this fake server accepts no pushes' })];
