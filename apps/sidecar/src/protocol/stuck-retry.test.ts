@@ -5,7 +5,7 @@ import { QuicRemoteFolder } from './client-session.js';
 import { QuicStreamResetError, STREAM_STUCK_CODE } from '../transport/errors.js';
 import { connectQuic } from '../transport/quic-client.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
-import { MaliciousServer, ResetStream, STRANDED, stuckReply, type Reply } from '../test-support/malicious-server.js';
+import { MaliciousServer, ResetStream, STRANDED, UNKNOWN_REQUEST, stuckReply, type Reply } from '../test-support/malicious-server.js';
 import type { QuicConnection } from '../transport/types.js';
 import { seededBytes, tempDir } from '../test-support/trees.js';
 import type { Request } from './messages.js';
@@ -220,4 +220,19 @@ test('a chunk answer that stops mid-way on a live connection is given up on, and
   assert.deepEqual(asked[1]!.t === 'chunks' && asked[1]!.indices, [2, 3], 'the second time only for what had not arrived');
   for (let i = 0; i < 4; i++) assert.equal(got.get(i), DATA.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE).toString('hex'), `chunk ${i}`);
   assert.ok(waited >= 4_000 && waited < 30_000, `gave up on the stalled answer after ${waited} ms`);
+});
+
+test('a server that does not know batches of first chunks (an older leafsync) is asked file by file', async (t) => {
+  const files = ['a.txt', 'b.txt', 'c.txt'];
+  const server = await MaliciousServer.start({
+    identity: await loadOrCreateIdentity(await tempDir(t, 'old-server-id')),
+    entries: files.map((path) => ({ path, data: Buffer.from(`content of ${path}`) })),
+    script: (req) => (req.t === 'first-chunks' ? UNKNOWN_REQUEST : undefined),
+  });
+  t.after(() => server.close());
+  const folder = await openFolder(t, server);
+  const got = new Map<string, string>();
+  await Promise.all(files.map((path) => folder.fetchChunks(path, [0], async (_i, data) => void got.set(path, Buffer.from(data).toString()))));
+  for (const path of files) assert.equal(got.get(path), `content of ${path}`);
+  assert.deepEqual(server.requests.filter((r) => r.t !== 'hello').map((r) => r.t), ['first-chunks', 'chunks', 'chunks', 'chunks']);
 });

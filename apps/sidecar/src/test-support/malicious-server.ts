@@ -54,6 +54,8 @@ export interface MaliciousServerOptions {
  * the client sees when its request is stranded in its own QUIC stack.
  */
 export const STRANDED: Reply = [];
+/** Refuse the request as a server from before it existed would (a PROTOCOL error, no `accepted`). */
+export const UNKNOWN_REQUEST: Reply = [];
 
 /** Thrown from a script's reply: the response stream is reset with `code` instead of ended. */
 export class ResetStream extends Error {
@@ -99,6 +101,12 @@ export class ScriptedPeer {
       this.requests.push(req);
       const reply = this.script?.(req, this.honest) ?? this.honest.reply(req);
       if (reply === STRANDED) return;
+      if (reply === UNKNOWN_REQUEST) {
+        // As a server that cannot parse the request answers: an error, never acknowledged.
+        await stream.write(encodeFrame({ t: 'error', code: 'PROTOCOL', message: `peer sent an invalid request: unknown request "${req.t}"` }));
+        await stream.end();
+        return;
+      }
       if (req.t !== 'hello') await stream.write(encodeFrame({ t: 'accepted' }));
       for await (const piece of reply) {
         await stream.write(piece);
