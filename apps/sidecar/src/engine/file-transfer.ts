@@ -202,8 +202,9 @@ async function fetchInto(
   stats: TransferStats,
 ): Promise<number[]> {
   const bad: number[] = [];
-  // A file of one chunk is one small request, already bounded by the files in flight; holding it
-  // to the chunk-request budget too would leave a folder of small files latency-bound.
+  // A file of one chunk is a small request (batched with others, see FirstChunkBatcher), already
+  // bounded by the files in flight; holding it to the chunk-request budget too would leave a
+  // folder of small files latency-bound.
   const schedule = <T>(task: () => Promise<T>): Promise<T> => (record ? ctx.requests(task) : task());
   await Promise.all(
     batches(wanted, ctx.streams).map((batch) =>
