@@ -63,8 +63,10 @@ export class FirstChunkBatcher {
     while (at < queue.length) {
       let end = at;
       let bytes = 0;
-      while (end < queue.length && end - at < FIRST_CHUNKS_PER_REQUEST && (end === at || bytes + Buffer.byteLength(queue[end]!.path) <= FIRST_CHUNKS_PATH_BYTES)) {
-        bytes += Buffer.byteLength(queue[end]!.path);
+      while (end < queue.length && end - at < FIRST_CHUNKS_PER_REQUEST) {
+        const size = Buffer.byteLength(queue[end]!.path);
+        if (end > at && bytes + size > FIRST_CHUNKS_PATH_BYTES) break;
+        bytes += size;
         end++;
       }
       void this.run(queue.slice(at, end));
