@@ -252,7 +252,20 @@ static void flush_pending(endpoint_t *ep) {
 static void on_poll(uv_poll_t *handle, int status, int events) {
   endpoint_t *ep = handle->data;
   if (ep->closed) return;
-  if (status < 0) return;
+  if (status < 0) {
+    // libuv reports a socket error (POLLERR) this way and stops watching the socket for good. On
+    // a UDP socket the error is an ICMP report such as port unreachable (a connected client's
+    // peer restarting, or a server that closed its socket right after its CONNECTION_CLOSE);
+    // stopping there left the socket unread forever, datagrams already waiting included, until
+    // the connection's idle timeout. Take the error off the socket, watch again, and read.
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(ep->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    ep->events = 0;
+    update_poll(ep);
+    read_datagrams(ep);
+    return;
+  }
   if (events & UV_WRITABLE) {
     flush_pending(ep);
     update_poll(ep);

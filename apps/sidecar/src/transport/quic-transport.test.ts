@@ -223,6 +223,23 @@ test('server.close() ends client connections, and pending stream operations fail
   await assert.rejects(conn.openStream(), TransportError);
 });
 
+test('server.close() while the client has finished its handshake and the server has not still reaches the client', async () => {
+  const server = await startEchoServer(await tempIdentity());
+  // Every datagram takes 300 ms: the client is established when the server's flight arrives, while
+  // its own Finished is still on the way, so the server closes in the middle of its handshake.
+  const relay = await UdpRelay.start({ target: server.address, delayMs: 300 });
+  try {
+    const conn = await connectQuic({ host: relay.address.host, port: relay.address.port });
+    const started = Date.now();
+    await server.close();
+    const result = await conn.closed;
+    assert.ok(Date.now() - started < 5000, `client noticed the close after ${Date.now() - started} ms, not its idle timeout`);
+    assert.equal(result.error, undefined, `clean close, got ${result.error?.message}`);
+  } finally {
+    await relay.close();
+  }
+});
+
 test('closing the client resolves closed on both ends without an error', async () => {
   let serverConn: QuicConnection | undefined;
   const server = await startEchoServer(await tempIdentity(), { onConnection: (c) => (serverConn = c) });

@@ -14,6 +14,12 @@ function batchOf(lengths: number[], slotSize: number): { buf: Buffer; lengths: U
   return { buf, lengths: Uint32Array.from(lengths) };
 }
 
+function withinTwoSeconds<T>(p: Promise<T>, failure: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(failure)), 2000)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 function collect(endpoint: UdpEndpoint, want: number): Promise<Array<{ data: Buffer; host: string; port: number }>> {
   const got: Array<{ data: Buffer; host: string; port: number }> = [];
   return new Promise((resolve) => {
@@ -84,6 +90,35 @@ test('a connected batched socket sends to its peer and hears only from it', { sk
     await Promise.all([client.close(), server.close(), stranger.close()]);
   }
 });
+
+for (const kind of ['batched', 'dgram'] as const) {
+  test(`a connected ${kind} socket told its peer is gone (ICMP port unreachable) keeps hearing it when it returns`, { skip: process.platform !== 'linux' }, async () => {
+    let server = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: 'batched' });
+    const port = server.local.port;
+    const client = await openUdpEndpoint({ host: '0.0.0.0', port: 0, connect: server.local, kind });
+    try {
+      await server.close();
+      // Closing lets go of the socket on the event loop's next turn.
+      await new Promise((r) => setTimeout(r, 50));
+      // Nothing listens on the port now: the client's next datagram is answered with port
+      // unreachable, which its socket reports as an error. Before the event loop looks again, the
+      // peer comes back on the same port and a datagram of its waits behind that error.
+      const probe = batchOf([40], 1350);
+      client.sendBatch(probe.buf, 1350, probe.lengths, 1, undefined);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      server = await openUdpEndpoint({ host: '127.0.0.1', port, kind: 'batched' });
+      const waiting = collect(client, 1);
+      server.sendBatch(batchOf([30], 1350).buf, 1350, Uint32Array.of(30), 1, client.local);
+      assert.equal((await withinTwoSeconds(waiting, 'the datagram waiting behind the error was never read'))[0]?.data.length, 30);
+      const after = collect(client, 1);
+      server.sendBatch(batchOf([50], 1350).buf, 1350, Uint32Array.of(50), 1, client.local);
+      const [back] = await withinTwoSeconds(after, 'the client stopped reading its socket after the error');
+      assert.equal(back?.data.length, 50);
+    } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
+}
 
 test('a port in use is EADDRINUSE with the address, as node:dgram says it', { skip: process.platform !== 'linux' }, async () => {
   const first = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind: 'batched' });
