@@ -79,6 +79,8 @@ typedef struct {
   pending_t *tail;
   size_t pending_bytes;
   double dropped;
+  // An errno the socket reported (ICMP unreachable on a connected socket), not yet told to JavaScript.
+  int socket_error;
 } endpoint_t;
 
 static void release(endpoint_t *ep);
@@ -182,6 +184,18 @@ static void call_on_batch(endpoint_t *ep, int count) {
   napi_close_handle_scope(env, scope);
 }
 
+// Tells JavaScript of a socket error as a batch of -errno datagrams, after the datagrams that
+// arrived before it, so a CONNECTION_CLOSE already waiting is read before the error is heard.
+static void report_socket_error(endpoint_t *ep) {
+  int err = ep->socket_error;
+  ep->socket_error = 0;
+  if (err == 0 || ep->closed) return;
+  ep->dispatching = 1;
+  call_on_batch(ep, -err);
+  ep->dispatching = 0;
+  if (ep->release_pending) release(ep);
+}
+
 static void read_datagrams(endpoint_t *ep) {
   struct mmsghdr msgs[RECV_MSGS];
   struct iovec iovs[RECV_MSGS];
@@ -204,9 +218,12 @@ static void read_datagrams(endpoint_t *ep) {
     int n = recvmmsg(ep->fd, msgs, RECV_MSGS, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      // A connected socket reports an ICMP error (port unreachable) once; it is a hint, and the
-      // connection's own timers decide. Anything else: stop for this event.
-      if ((errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH) && ++errors < 8) continue;
+      // A connected socket reports an ICMP error (port unreachable) once: it is passed on after the
+      // datagrams (report_socket_error) as a hint for the connection. Anything else: stop for this event.
+      if ((errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH) && ++errors < 8) {
+        ep->socket_error = errno;
+        continue;
+      }
       return;
     }
     if (n == 0) return;
@@ -261,16 +278,21 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(ep->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) ep->socket_error = err;
     ep->events = 0;
     update_poll(ep);
     read_datagrams(ep);
+    report_socket_error(ep);
     return;
   }
   if (events & UV_WRITABLE) {
     flush_pending(ep);
     update_poll(ep);
   }
-  if (events & UV_READABLE) read_datagrams(ep);
+  if (events & UV_READABLE) {
+    read_datagrams(ep);
+    report_socket_error(ep);
+  }
 }
 
 static void update_poll(endpoint_t *ep) {

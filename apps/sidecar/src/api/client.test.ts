@@ -102,11 +102,11 @@ test('a wrong fingerprint ends the connect session in error showing both fingerp
   assert.deepEqual((await client.client.trust.list.query()).servers, []);
 });
 
-test('an unreachable server ends a once connect in error with "no response from HOST:PORT"', async (t) => {
+test('an unreachable server ends a once connect in error saying nothing listens at HOST:PORT', async (t) => {
   const [copy] = await tempDirs(t, 'copy');
   const client = await sidecar(t, 'client');
   client.ui.sessions['opts'].handshakeTimeoutMs = 1500;
   const err = await syncOnce(client.client, { address: '127.0.0.1:9', folder: copy, acceptFirst: true }).catch((e: unknown) => e);
   assert.ok(err instanceof SessionFailedError, String(err));
-  assert.match(err.message, /no response from 127\.0\.0\.1:9/);
+  assert.match(err.message, /nothing is listening at 127\.0\.0\.1:9/);
 });

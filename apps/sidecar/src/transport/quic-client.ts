@@ -32,6 +32,12 @@ export interface ConnectQuicOptions {
 }
 
 const NO_RESPONSE_HINT = 'is leafsync serving there, and can UDP reach it?';
+/**
+ * ICMP "unreachable" reports, with nothing yet heard from the server, that end a handshake before
+ * its timeout. One is not enough: it may be stale (a server restarting on its port) or forged. The
+ * second answers the Initial's first retransmission, about a second in.
+ */
+const UNREACHABLE_REPORTS = 2;
 
 export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnection> {
   const where = formatHostPort(opts);
@@ -93,9 +99,21 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
       if (heard) conn.startClose(false, 0, 'handshake timeout');
       else conn.abandon();
     }, timeoutMs);
-    // Connected: the kernel delivers only the server's datagrams. ICMP errors (port unreachable)
-    // are hints, not proof; the endpoint ignores them and the handshake retries until the timeout.
+    // Connected: the kernel delivers only the server's datagrams, and tells of ICMP errors.
     socket.onDatagram = (msg) => conn.receive(msg, ip, opts.port);
+    let unreachable = 0;
+    socket.onUnreachable = (what) => {
+      if (settled || conn.heardFromPeer() || ++unreachable < UNREACHABLE_REPORTS) return;
+      fail(
+        new QuicConnectError(
+          'QUIC_NO_RESPONSE',
+          what === 'port'
+            ? `nothing is listening at ${where}: its host answered "port unreachable" (is leafsync serving there?)`
+            : `${where} cannot be reached: the network answered "host unreachable" (is the address right, and is that machine up?)`,
+        ),
+      );
+      conn.abandon();
+    };
     conn.scheduleFlush();
   });
 }

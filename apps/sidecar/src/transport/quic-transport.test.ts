@@ -103,22 +103,45 @@ test('several concurrent clients against one server', async () => {
   }
 });
 
-test('nothing listening: rejects with "no response from HOST:PORT" within the timeout', async () => {
-  const probe = dgram.createSocket('udp4');
-  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
-  const port = probe.address().port;
-  await new Promise<void>((r) => probe.close(() => r()));
-
-  const started = Date.now();
-  await assert.rejects(connectQuic({ host: '127.0.0.1', port, handshakeTimeoutMs: 1500 }), (e: unknown) => {
-    assert.ok(e instanceof QuicConnectError);
-    assert.equal(e.code, 'QUIC_NO_RESPONSE');
-    assert.ok(e.message.startsWith(`no response from 127.0.0.1:${port}`), e.message);
-    return true;
-  });
-  const elapsed = Date.now() - started;
-  assert.ok(elapsed >= 1400 && elapsed < 3000, `rejected after ${elapsed} ms`);
+test('a silent port: rejects with "no response from HOST:PORT" at the timeout', async () => {
+  // Bound, so no "port unreachable" comes back, and never answering.
+  const silent = dgram.createSocket('udp4');
+  await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+  const port = silent.address().port;
+  try {
+    const started = Date.now();
+    await assert.rejects(connectQuic({ host: '127.0.0.1', port, handshakeTimeoutMs: 1500 }), (e: unknown) => {
+      assert.ok(e instanceof QuicConnectError);
+      assert.equal(e.code, 'QUIC_NO_RESPONSE');
+      assert.ok(e.message.startsWith(`no response from 127.0.0.1:${port}`), e.message);
+      return true;
+    });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 1400 && elapsed < 3000, `rejected after ${elapsed} ms`);
+  } finally {
+    await new Promise<void>((r) => silent.close(() => r()));
+  }
 });
+
+for (const udp of ['batched', 'dgram'] as const) {
+  test(`nothing listening (${udp} socket): the host's "port unreachable" ends the handshake long before its timeout`, async () => {
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+    const port = probe.address().port;
+    await new Promise<void>((r) => probe.close(() => r()));
+
+    const started = Date.now();
+    await assert.rejects(connectQuic({ host: '127.0.0.1', port, handshakeTimeoutMs: 10_000, udp }), (e: unknown) => {
+      assert.ok(e instanceof QuicConnectError);
+      assert.equal(e.code, 'QUIC_NO_RESPONSE');
+      assert.equal(e.message, `nothing is listening at 127.0.0.1:${port}: its host answered "port unreachable" (is leafsync serving there?)`);
+      return true;
+    });
+    // The first report is not trusted alone; the second answers the first retransmission.
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 5000, `rejected after ${elapsed} ms`);
+  });
+}
 
 test('garbage datagrams do not crash the server; an honest client still connects', async () => {
   const server = await startEchoServer(await tempIdentity());

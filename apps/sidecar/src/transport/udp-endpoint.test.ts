@@ -103,6 +103,8 @@ for (const kind of ['batched', 'dgram'] as const) {
       // Nothing listens on the port now: the client's next datagram is answered with port
       // unreachable, which its socket reports as an error. Before the event loop looks again, the
       // peer comes back on the same port and a datagram of its waits behind that error.
+      const reports: string[] = [];
+      client.onUnreachable = (what) => reports.push(what);
       const probe = batchOf([40], 1350);
       client.sendBatch(probe.buf, 1350, probe.lengths, 1, undefined);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
@@ -114,6 +116,7 @@ for (const kind of ['batched', 'dgram'] as const) {
       server.sendBatch(batchOf([50], 1350).buf, 1350, Uint32Array.of(50), 1, client.local);
       const [back] = await withinTwoSeconds(after, 'the client stopped reading its socket after the error');
       assert.equal(back?.data.length, 50);
+      assert.deepEqual(reports, ['port'], 'the error was passed on, once, as "port unreachable"');
     } finally {
       await Promise.all([client.close(), server.close()]);
     }

@@ -7,6 +7,7 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import type { HostPort } from './types.js';
 import { loadNativeAddon, nativeAddonPath } from '../util/native-addon.js';
 
@@ -15,10 +16,19 @@ export type DatagramHandler = (data: Buffer, host: string, port: number) => void
 
 export type UdpKind = 'batched' | 'dgram';
 
+/**
+ * What the network said about a connected socket's peer (an ICMP error): 'port' unreachable
+ * (nothing listens there), or the 'host' or its network unreachable. A hint, not proof: ICMP can
+ * be forged or stale.
+ */
+export type UnreachableHandler = (what: 'port' | 'host') => void;
+
 export interface UdpEndpoint {
   readonly kind: UdpKind;
   readonly local: HostPort;
   onDatagram: DatagramHandler;
+  /** Called after the datagrams that arrived before the report (the batched socket only). */
+  onUnreachable: UnreachableHandler;
   /**
    * Sends `count` datagrams, the i-th `lengths[i]` bytes at `buf[i * slotSize]`, to `to` (or to the
    * connected peer). `done` is called once `buf` is no longer referenced.
@@ -52,6 +62,7 @@ const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 interface UdpAddon {
   constants: { META_INTS: number };
+  /** onBatch(count): `count` datagrams are in the buffers; a negative count is a socket error, -errno. */
   open(ipv6: boolean, host: string, port: number, onBatch: (count: number) => void, peerHost?: string, peerPort?: number): [NativeHandle, Buffer, Int32Array, string, number];
   send(handle: NativeHandle, buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, host?: string, port?: number): void;
   close(handle: NativeHandle): void;
@@ -81,10 +92,19 @@ export async function openUdpEndpoint(opts: OpenUdpOptions): Promise<UdpEndpoint
   return DgramUdpEndpoint.open(opts);
 }
 
+/** The socket errors that are ICMP reports about the peer, by name (node:dgram) and by number (the addon). */
+const UNREACHABLE_CODES = new Map<string, 'port' | 'host'>([
+  ['ECONNREFUSED', 'port'],
+  ['EHOSTUNREACH', 'host'],
+  ['ENETUNREACH', 'host'],
+]);
+const UNREACHABLE_ERRNOS = new Map([...UNREACHABLE_CODES].map(([code, what]) => [osConstants.errno[code as keyof typeof osConstants.errno], what]));
+
 class BatchedUdpEndpoint implements UdpEndpoint {
   readonly kind = 'batched';
   readonly local: HostPort;
   onDatagram: DatagramHandler = () => undefined;
+  onUnreachable: UnreachableHandler = () => undefined;
   private readonly handle: NativeHandle;
   private readonly data: Buffer;
   private readonly meta: Int32Array;
@@ -111,6 +131,11 @@ class BatchedUdpEndpoint implements UdpEndpoint {
   }
 
   private readonly onBatch = (count: number): void => {
+    if (count < 0) {
+      const unreachable = UNREACHABLE_ERRNOS.get(-count);
+      if (unreachable !== undefined) this.onUnreachable(unreachable);
+      return;
+    }
     const meta = this.meta;
     for (let m = 0; m < count; m++) {
       const at = m * this.metaInts;
@@ -172,6 +197,7 @@ class BatchedUdpEndpoint implements UdpEndpoint {
 class DgramUdpEndpoint implements UdpEndpoint {
   readonly kind = 'dgram';
   onDatagram: DatagramHandler = () => undefined;
+  onUnreachable: UnreachableHandler = () => undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -179,9 +205,12 @@ class DgramUdpEndpoint implements UdpEndpoint {
     readonly local: HostPort,
   ) {
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port));
-    // Errors on a UDP socket are local trouble or ICMP hints about one datagram; the
-    // connection's timers decide whether the peer is gone, so never crash the process for them.
-    socket.on('error', () => undefined);
+    // Errors on a UDP socket are local trouble or ICMP hints about one datagram: passed on as
+    // hints, never a reason to crash the process.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const unreachable = err.code === undefined ? undefined : UNREACHABLE_CODES.get(err.code);
+      if (unreachable !== undefined) this.onUnreachable(unreachable);
+    });
   }
 
   static async open(opts: OpenUdpOptions): Promise<DgramUdpEndpoint> {
