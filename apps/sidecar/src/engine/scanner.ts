@@ -1,4 +1,4 @@
-import { readdirSync, type Stats } from 'node:fs';
+import { constants, readdirSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { join, sep } from 'node:path';
 import { IgnoredPathError, InternalPathError, NotFoundError, NotRegularFileError, UnsafePathError } from './errors.js';
@@ -7,6 +7,7 @@ import { isInternalName, isInternalPath } from './internal-names.js';
 import { resolveInside, validateChildPath, validateRelPath } from './safe-path.js';
 import type { RelPath, ScannedEntry } from './types.js';
 import { errCode, errMessage, lstatOrNull } from '../fs/fs-errors.js';
+import { lstatMany, type LstatTable } from '../fs/lstat-many.js';
 import { compareUtf8 } from '../util/utf8-order.js';
 
 /** Something the scan skipped that the user may want to know about (it will not be synced). */
@@ -88,7 +89,8 @@ interface Walk {
   sinceYield: number;
 }
 
-const LSTAT_BATCH = 64;
+/** lstat calls between yields to the event loop: a fraction of a millisecond of blocking each. */
+const LSTAT_BATCH = 256;
 
 async function walk(w: Walk, relDir: string, diskDir: string, isRoot: boolean): Promise<void> {
   let names: string[];
@@ -125,28 +127,32 @@ async function walk(w: Walk, relDir: string, diskDir: string, isRoot: boolean): 
     diskPaths.push(diskPath);
   }
   if (renormalised) dropNormalisationTwins(rels, diskPaths, w.warn);
-  for (let i = 0; i < rels.length; i++) {
-    // lstatOrNull is synchronous (10k files: 65 ms instead of 300-450 ms with promises); yielding
-    // every batch keeps the event loop free for the transport.
-    if (++w.sinceYield >= LSTAT_BATCH) {
+  // lstat is synchronous and batched (10k files: 300-450 ms with promises, ~45 ms with lstatSync,
+  // ~15 ms with lstatMany); yielding between batches keeps the event loop free for the transport.
+  for (let from = 0; from < rels.length; from += LSTAT_BATCH) {
+    if (w.sinceYield >= LSTAT_BATCH) {
       w.sinceYield = 0;
       await yieldToEventLoop();
     }
-    const rel = rels[i]!;
-    const diskPath = diskPaths[i]!;
+    const to = Math.min(rels.length, from + LSTAT_BATCH);
+    w.sinceYield += to - from;
     // The name's type from readdir can be stale or unknown on some filesystems; lstat is the truth.
-    const st = lstatOrNull(w.base + diskPath);
-    if (!st) continue;
-    if (st.isFile()) {
-      if (w.ignored(rel, false)) continue;
-      w.out.push(toEntry(rel, diskPath, st, 'file'));
-    } else if (st.isDirectory()) {
-      // Not descending matters as much as not listing: an ignored node_modules can be huge.
-      if (w.ignored(rel, true)) continue;
-      w.out.push(toEntry(rel, diskPath, st, 'dir'));
-      await walk(w, rel, diskPath, false);
+    const st = lstatMany(w.base, diskPaths, from, to);
+    for (let i = from; i < to; i++) {
+      const rel = rels[i]!;
+      const diskPath = diskPaths[i]!;
+      const kind = st.kind(i - from);
+      if (kind === 'file') {
+        if (w.ignored(rel, false)) continue;
+        w.out.push(entryFrom(rel, diskPath, st, i - from, 'file'));
+      } else if (kind === 'dir') {
+        // Not descending matters as much as not listing: an ignored node_modules can be huge.
+        if (w.ignored(rel, true)) continue;
+        w.out.push(entryFrom(rel, diskPath, st, i - from, 'dir'));
+        await walk(w, rel, diskPath, false);
+      }
+      // Symlinks, sockets, FIFOs and devices are never synced.
     }
-    // Symlinks, sockets, FIFOs and devices are never synced.
   }
 }
 
@@ -174,28 +180,30 @@ async function scanOne(rootAbs: string, only: RelPath, ignored: IgnoreMatcher): 
   // Asking for an excluded file by name must not be a way around the rules.
   if (ignored(rel, false)) throw new IgnoredPathError(rel);
   const abs = await resolveInside(rootAbs, rel);
-  const st = lstatOrNull(abs);
-  if (st === null) throw new NotFoundError(rel);
-  if (!st.isFile()) throw new NotRegularFileError(rel, describe(st));
-  return toEntry(rel, rel, st, 'file');
+  const st = lstatMany('', [abs], 0, 1);
+  const kind = st.kind(0);
+  if (kind === 'missing') throw new NotFoundError(rel);
+  if (kind !== 'file') throw new NotRegularFileError(rel, describe(st.mode(0)));
+  return entryFrom(rel, rel, st, 0, 'file');
 }
 
-function toEntry(path: RelPath, diskPath: string, st: Stats, type: 'file' | 'dir'): ScannedEntryOnDisk {
+function entryFrom(path: RelPath, diskPath: string, st: LstatTable, row: number, type: 'file' | 'dir'): ScannedEntryOnDisk {
   return {
     path,
     type,
-    size: type === 'file' ? st.size : 0,
-    mtimeMs: Math.floor(st.mtimeMs),
-    mode: st.mode & 0o777,
-    ino: st.ino,
+    size: type === 'file' ? st.size(row) : 0,
+    mtimeMs: Math.floor(st.mtimeMs(row)),
+    mode: st.mode(row) & 0o777,
+    ino: st.ino(row),
     diskPath,
-    ctimeMs: st.ctimeMs,
+    ctimeMs: st.ctimeMs(row),
   };
 }
 
-function describe(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isSymbolicLink()) return 'a symlink';
+function describe(mode: number): string {
+  const type = mode & constants.S_IFMT;
+  if (type === constants.S_IFDIR) return 'a directory';
+  if (type === constants.S_IFLNK) return 'a symlink';
   return 'a special file';
 }
 
