@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { quiche } from '@matrixai/quic/native/index.js';
 import { QuicConnectError, QuicSocketError } from './errors.js';
 import { formatHostPort } from './address.js';
@@ -53,7 +53,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
   const remote = { host: ip, port: opts.port };
   let socket: UdpEndpoint;
   try {
-    socket = await openUdpEndpoint({ host: isIPv6(ip) ? '::' : '0.0.0.0', port: 0, connect: remote, ...(opts.udp && { kind: opts.udp }) });
+    socket = await openUdpEndpoint({ host: isIP(ip) === 6 ? '::' : '0.0.0.0', port: 0, connect: remote, ...(opts.udp && { kind: opts.udp }) });
   } catch (cause) {
     throw new QuicSocketError(`cannot open a UDP socket to ${where}: ${(cause as Error).message}`, { cause });
   }

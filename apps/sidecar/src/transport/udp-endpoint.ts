@@ -6,7 +6,7 @@
  * (one system call and one callback per datagram). `LEAFSYNC_UDP=dgram` picks node:dgram anyway.
  */
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { HostPort } from './types.js';
 import { loadNativeAddon, nativeAddonPath } from '../util/native-addon.js';
@@ -120,7 +120,7 @@ class BatchedUdpEndpoint implements UdpEndpoint {
     private readonly native: UdpAddon,
     opts: OpenUdpOptions,
   ) {
-    const ipv6 = isIPv6(opts.host);
+    const ipv6 = isIP(opts.host) === 6;
     const [handle, data, meta, host, port] = native.open(ipv6, opts.host, opts.port, this.onBatch, opts.connect?.host, opts.connect?.port);
     this.handle = handle;
     this.data = data;
@@ -215,7 +215,7 @@ class DgramUdpEndpoint implements UdpEndpoint {
 
   static async open(opts: OpenUdpOptions): Promise<DgramUdpEndpoint> {
     const socket = dgram.createSocket({
-      type: isIPv6(opts.host) ? 'udp6' : 'udp4',
+      type: isIP(opts.host) === 6 ? 'udp6' : 'udp4',
       recvBufferSize: SOCKET_BUFFER_BYTES,
       sendBufferSize: SOCKET_BUFFER_BYTES,
       lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
