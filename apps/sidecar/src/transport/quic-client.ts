@@ -37,7 +37,7 @@ const NO_RESPONSE_HINT = 'is leafsync serving there, and can UDP reach it?';
  * its timeout. One is not enough: it may be stale (a server restarting on its port) or forged. The
  * second answers the Initial's first retransmission, about a second in.
  */
-const UNREACHABLE_REPORTS = 2;
+const UNREACHABLE_HANDSHAKE_REPORTS = 2;
 
 export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnection> {
   const where = formatHostPort(opts);
@@ -103,7 +103,11 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
     socket.onDatagram = (msg) => conn.receive(msg, ip, opts.port);
     let unreachable = 0;
     socket.onUnreachable = (what) => {
-      if (settled || conn.heardFromPeer() || ++unreachable < UNREACHABLE_REPORTS) return;
+      if (settled) {
+        conn.peerUnreachable(what);
+        return;
+      }
+      if (conn.heardFromPeer() || ++unreachable < UNREACHABLE_HANDSHAKE_REPORTS) return;
       fail(
         new QuicConnectError(
           'QUIC_NO_RESPONSE',

@@ -69,6 +69,15 @@ export const STALLED_ANSWER_MS = 5_000;
 const PEER_ALIVE_MS = 3_000;
 /** Keep-alive checks in a row, with the peer heard from, before an unanswered request is given up on. */
 const UNANSWERED_CHECKS = 2;
+/**
+ * ICMP "unreachable" reports (a client's connected socket hears them) that end a connection: at
+ * least this many, over at least UNREACHABLE_SPAN_MS, with nothing heard from the peer since the
+ * first. A report alone is a hint (forged, or stale); a run of them while the peer stays silent
+ * means nothing listens there any more: a server killed or restarted, which would otherwise be
+ * noticed only at the idle timeout. Each of our retransmissions or PINGs draws one.
+ */
+const UNREACHABLE_REPORTS = 3;
+const UNREACHABLE_SPAN_MS = 100;
 
 /**
  * A buffer carved into datagram-sized slots, handed to the socket whole; it goes back to the
@@ -129,6 +138,11 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private heardSinceKeepAlive = false;
   private heardSinceStuckCheck = false;
   private lastHeardAt = 0;
+  /** ICMP unreachable reports since the peer was last heard from, the first at firstUnreachableAt. */
+  private unreachableReports = 0;
+  private firstUnreachableAt = 0;
+  /** Why the connection was given up without quiche closing it (see peerUnreachable). */
+  private lost: Error | undefined;
   /** A whole stuck check passed in silence while streams were open (see onStuckCheck). */
   private silent = false;
   private closeDeadline: NodeJS.Timeout | undefined;
@@ -405,6 +419,28 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.finish();
   }
 
+  /**
+   * The network said the peer cannot be reached (see UNREACHABLE_REPORTS): ends the connection
+   * with an error once the reports add up, without a CONNECTION_CLOSE nobody would read.
+   */
+  peerUnreachable(what: 'port' | 'host'): void {
+    if (this.finished) return;
+    const now = Date.now();
+    if (this.unreachableReports === 0 || this.lastHeardAt >= this.firstUnreachableAt) {
+      this.unreachableReports = 1;
+      this.firstUnreachableAt = now;
+      return;
+    }
+    if (++this.unreachableReports < UNREACHABLE_REPORTS || now - this.firstUnreachableAt < UNREACHABLE_SPAN_MS) return;
+    const where = formatHostPort(this.remote);
+    this.lost = new QuicConnectionClosedError(
+      what === 'port'
+        ? `connection to ${where} lost: its host answers "port unreachable" (the server stopped or restarted)`
+        : `connection to ${where} lost: the network answers "host unreachable"`,
+    );
+    this.finish();
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -432,6 +468,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   /** Describe why quiche closed, or undefined for a clean close (code 0) from either side. */
   private closeError(): Error | undefined {
+    if (this.lost) return this.lost;
     const where = formatHostPort(this.remote);
     if (this.conn.isTimedOut()) {
       return new QuicConnectionClosedError(`connection to ${where} timed out (no packets for the idle timeout)`);

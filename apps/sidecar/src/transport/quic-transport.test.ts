@@ -246,6 +246,52 @@ test('server.close() ends client connections, and pending stream operations fail
   await assert.rejects(conn.openStream(), TransportError);
 });
 
+test('a server that vanishes without closing (killed) is noticed from "port unreachable" in seconds, not at the idle timeout', async () => {
+  const server = await startEchoServer(await tempIdentity());
+  const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port });
+  try {
+    const s = await conn.openStream();
+    await s.write(Buffer.from('ping'));
+    // As a killed process's: the socket goes, nothing is sent.
+    await (server as unknown as { socket: { close(): Promise<void> } }).socket.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await s.write(Buffer.from('anyone there?'));
+    const { error } = await conn.closed;
+    assert.ok(Date.now() - started < 5000, `noticed after ${Date.now() - started} ms`);
+    assert.ok(error instanceof TransportError && error.code === 'QUIC_CONNECTION_CLOSED', String(error));
+    assert.equal(error.message, `connection to 127.0.0.1:${server.address.port} lost: its host answers "port unreachable" (the server stopped or restarted)`);
+  } finally {
+    await conn.close();
+    await server.close();
+  }
+});
+
+test('"unreachable" reports end a connection only while the peer stays silent', async () => {
+  const server = await startEchoServer(await tempIdentity());
+  const conn = (await connectQuic({ host: '127.0.0.1', port: server.address.port })) as QuicConnectionImpl;
+  try {
+    // Forged or stale reports, with the peer answering between them: the connection carries on.
+    for (let i = 0; i < 5; i++) {
+      conn.peerUnreachable('port');
+      const s = await conn.openStream();
+      await writeAll(s, Buffer.from(`echo ${i}`));
+      assert.equal((await readAll(s)).toString(), `echo ${i}`);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    assert.equal(conn.isFinished, false);
+    // Silence: three reports over more than 100 ms end it.
+    for (let i = 0; i < 3; i++) {
+      conn.peerUnreachable('host');
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    const { error } = await conn.closed;
+    assert.equal(error?.message, `connection to 127.0.0.1:${server.address.port} lost: the network answers "host unreachable"`);
+  } finally {
+    await server.close();
+  }
+});
+
 test('server.close() while the client has finished its handshake and the server has not still reaches the client', async () => {
   const server = await startEchoServer(await tempIdentity());
   // Every datagram takes 300 ms: the client is established when the server's flight arrives, while
