@@ -70,11 +70,12 @@ const PEER_ALIVE_MS = 3_000;
 /** Keep-alive checks in a row, with the peer heard from, before an unanswered request is given up on. */
 const UNANSWERED_CHECKS = 2;
 /**
- * ICMP "unreachable" reports (a client's connected socket hears them) that end a connection: at
- * least this many, over at least UNREACHABLE_SPAN_MS, with nothing heard from the peer since the
- * first. A report alone is a hint (forged, or stale); a run of them while the peer stays silent
- * means nothing listens there any more: a server killed or restarted, which would otherwise be
- * noticed only at the idle timeout. Each of our retransmissions or PINGs draws one.
+ * ICMP "port unreachable" reports (a client's connected socket hears them) that end a connection:
+ * at least this many, over at least UNREACHABLE_SPAN_MS, with nothing heard from the peer since
+ * the first. A report alone is a hint (forged, or stale); a run of them while the peer stays
+ * silent means nothing listens there any more: a server killed or restarted, which would otherwise
+ * be noticed only at the idle timeout. Each of our retransmissions or PINGs draws one. "Host
+ * unreachable" is left to the idle timeout: a route that flaps for a few seconds comes back.
  */
 const UNREACHABLE_REPORTS = 3;
 const UNREACHABLE_SPAN_MS = 100;
@@ -424,7 +425,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
    * with an error once the reports add up, without a CONNECTION_CLOSE nobody would read.
    */
   peerUnreachable(what: 'port' | 'host'): void {
-    if (this.finished) return;
+    if (this.finished || what !== 'port') return;
     const now = Date.now();
     if (this.unreachableReports === 0 || this.lastHeardAt >= this.firstUnreachableAt) {
       this.unreachableReports = 1;
@@ -432,12 +433,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
       return;
     }
     if (++this.unreachableReports < UNREACHABLE_REPORTS || now - this.firstUnreachableAt < UNREACHABLE_SPAN_MS) return;
-    const where = formatHostPort(this.remote);
-    this.lost = new QuicConnectionClosedError(
-      what === 'port'
-        ? `connection to ${where} lost: its host answers "port unreachable" (the server stopped or restarted)`
-        : `connection to ${where} lost: the network answers "host unreachable"`,
-    );
+    this.lost = new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote)} lost: its host answers "port unreachable" (the server stopped or restarted)`);
     this.finish();
   }
 

@@ -27,7 +27,7 @@ export interface UdpEndpoint {
   readonly kind: UdpKind;
   readonly local: HostPort;
   onDatagram: DatagramHandler;
-  /** Called after the datagrams that arrived before the report (the batched socket only). */
+  /** Called with each ICMP report on a connected socket; the batched socket delivers the datagrams that came before it first. */
   onUnreachable: UnreachableHandler;
   /**
    * Sends `count` datagrams, the i-th `lengths[i]` bytes at `buf[i * slotSize]`, to `to` (or to the
