@@ -112,7 +112,7 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
         new QuicConnectError(
           'QUIC_NO_RESPONSE',
           what === 'port'
-            ? `nothing is listening at ${where}: its host answered "port unreachable" (is leafsync serving there?)`
+            ? `nothing is listening at ${where}: its host answered "port unreachable" (is leafsync serving there, on that port? a firewall that rejects UDP answers the same)`
             : `${where} cannot be reached: the network answered "host unreachable" (is the address right, and is that machine up?)`,
         ),
       );

@@ -134,7 +134,7 @@ for (const udp of ['batched', 'dgram'] as const) {
     await assert.rejects(connectQuic({ host: '127.0.0.1', port, handshakeTimeoutMs: 10_000, udp }), (e: unknown) => {
       assert.ok(e instanceof QuicConnectError);
       assert.equal(e.code, 'QUIC_NO_RESPONSE');
-      assert.equal(e.message, `nothing is listening at 127.0.0.1:${port}: its host answered "port unreachable" (is leafsync serving there?)`);
+      assert.equal(e.message, `nothing is listening at 127.0.0.1:${port}: its host answered "port unreachable" (is leafsync serving there, on that port? a firewall that rejects UDP answers the same)`);
       return true;
     });
     // The first report is not trusted alone; the second answers the first retransmission.
