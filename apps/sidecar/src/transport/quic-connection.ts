@@ -11,6 +11,7 @@ import { KEEPALIVE_MS } from './quic-config.js';
 import { formatHostPort } from './address.js';
 import { QuicStreamImpl, type StreamHost } from './quic-stream.js';
 import type { HostPort, QuicConnection, QuicConnectionStats, QuicStream } from './types.js';
+import type { Unreachable } from './udp-endpoint.js';
 
 /**
  * Where a connection's datagrams go: `count` of them, the i-th `lengths[i]` bytes at
@@ -424,7 +425,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
    * The network said the peer cannot be reached (see UNREACHABLE_REPORTS): ends the connection
    * with an error once the reports add up, without a CONNECTION_CLOSE nobody would read.
    */
-  peerUnreachable(what: 'port' | 'host'): void {
+  peerUnreachable(what: Unreachable): void {
     if (this.finished || what !== 'port') return;
     const now = Date.now();
     if (this.unreachableReports === 0 || this.lastHeardAt >= this.firstUnreachableAt) {

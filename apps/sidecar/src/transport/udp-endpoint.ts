@@ -21,7 +21,8 @@ export type UdpKind = 'batched' | 'dgram';
  * (nothing listens there), or the 'host' or its network unreachable. A hint, not proof: ICMP can
  * be forged or stale.
  */
-export type UnreachableHandler = (what: 'port' | 'host') => void;
+export type Unreachable = 'port' | 'host';
+export type UnreachableHandler = (what: Unreachable) => void;
 
 export interface UdpEndpoint {
   readonly kind: UdpKind;
@@ -93,7 +94,7 @@ export async function openUdpEndpoint(opts: OpenUdpOptions): Promise<UdpEndpoint
 }
 
 /** The socket errors that are ICMP reports about the peer, by name (node:dgram) and by number (the addon). */
-const UNREACHABLE_CODES = new Map<string, 'port' | 'host'>([
+const UNREACHABLE_CODES = new Map<string, Unreachable>([
   ['ECONNREFUSED', 'port'],
   ['EHOSTUNREACH', 'host'],
   ['ENETUNREACH', 'host'],
