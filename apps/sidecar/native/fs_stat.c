@@ -57,14 +57,14 @@ static napi_value lstat_many(napi_env env, napi_callback_info info) {
       return NULL;
     }
     struct stat st;
-    int rc;
-    if (prefix_len + len + 1 >= sizeof path) rc = (errno = ENAMETOOLONG, -1);
+    int err = 0;
+    if (prefix_len + len + 1 >= sizeof path) err = ENAMETOOLONG;
     // A NUL inside the string would stat a shorter path; node:fs refuses such a path (EINVAL here).
-    else if (strlen(path + prefix_len) != len) rc = (errno = EINVAL, -1);
-    else rc = lstat(path, &st);
+    else if (strlen(path + prefix_len) != len) err = EINVAL;
+    else if (lstat(path, &st) != 0) err = errno;
     memset(out, 0, FIELDS * sizeof(double));
-    if (rc != 0) {
-      out[0] = errno == ENOENT || errno == ENOTDIR ? KIND_MISSING : -(double)errno;
+    if (err != 0) {
+      out[0] = err == ENOENT || err == ENOTDIR ? KIND_MISSING : -(double)err;
       continue;
     }
     out[0] = S_ISREG(st.st_mode) ? KIND_FILE : S_ISDIR(st.st_mode) ? KIND_DIR : KIND_OTHER;
