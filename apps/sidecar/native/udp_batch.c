@@ -73,6 +73,9 @@ typedef struct {
   napi_ref recv_ref;
   napi_ref meta_ref;
   napi_async_context async_ctx;
+  // close(endpoint, onClosed): called once the descriptor is closed (the port is free again).
+  napi_ref on_closed;
+  napi_async_context close_ctx;
   uint8_t *recv_data;
   int32_t *meta;
   pending_t *head;
@@ -482,6 +485,26 @@ retry:
   return NULL;
 }
 
+static void call_on_closed(endpoint_t *ep) {
+  napi_env env = ep->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) == napi_ok) {
+    napi_value fn, recv, result;
+    napi_get_reference_value(env, ep->on_closed, &fn);
+    napi_get_global(env, &recv);
+    // make_callback, as call_on_batch: the promise it settles goes on at once.
+    if (napi_make_callback(env, ep->close_ctx, recv, fn, 0, NULL, &result) == napi_pending_exception) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+    napi_close_handle_scope(env, scope);
+  }
+  napi_delete_reference(env, ep->on_closed);
+  napi_async_destroy(env, ep->close_ctx);
+  ep->on_closed = NULL;
+}
+
 static void on_closed(uv_handle_t *handle) {
   endpoint_t *ep = handle->data;
   close(ep->fd);
@@ -490,6 +513,7 @@ static void on_closed(uv_handle_t *handle) {
     ep->head = p->next;
     free(p);
   }
+  if (ep->on_closed != NULL) call_on_closed(ep);
   ep->handle_closed = 1;
   if (ep->finalized) free(ep);
 }
@@ -522,12 +546,24 @@ static void finalize(napi_env env, void *data, void *hint) {
   if (ep->handle_closed) free(ep);
 }
 
+// close(endpoint, onClosed) -> true if onClosed will be called (false: already closed)
 static napi_value ep_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2], out;
   endpoint_t *ep = endpoint_arg(env, info, &argc, argv);
-  if (ep != NULL) close_endpoint(ep);
-  return NULL;
+  if (ep == NULL) return NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &type);
+  int will_call = !ep->closed && type == napi_function;
+  if (will_call) {
+    napi_value name;
+    CHECK(napi_create_string_utf8(env, "udp_batch.close", NAPI_AUTO_LENGTH, &name));
+    CHECK(napi_async_init(env, NULL, name, &ep->close_ctx));
+    CHECK(napi_create_reference(env, argv[1], 1, &ep->on_closed));
+  }
+  close_endpoint(ep);
+  CHECK(napi_get_boolean(env, will_call, &out));
+  return out;
 }
 
 // stats(endpoint) -> [dropped, gso, gro]

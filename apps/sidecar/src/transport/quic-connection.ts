@@ -479,6 +479,10 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     const local = this.conn.localError();
     if (local && !(local.errorCode === 0)) return new QuicConnectionClosedError(`connection to ${where} failed: ${describe(local)}`);
     if (!this.conn.isClosed() && !this.conn.isDraining()) return new QuicConnectionClosedError(`connection to ${where} was torn down before closing cleanly`);
+    // Closed with no CONNECTION_CLOSE either way and no timeout: quiche matched a stateless reset.
+    if (peer === null && local === null && this.conn.isClosed()) {
+      return new QuicConnectionClosedError(`connection to ${where} was reset: the server no longer has it (it restarted, or closed it and its close was lost)`);
+    }
     return undefined;
   }
 

@@ -9,6 +9,7 @@ import { CID_LEN, buildQuicheConfig } from './quic-config.js';
 import { DATAGRAM_SIZE_DEFAULT, type CongestionControl } from '@leafsync/shared/transport';
 import { QuicConnectionImpl, type ConnectionOwner, type DatagramSink } from './quic-connection.js';
 import { openUdpEndpoint, type UdpEndpoint, type UdpKind } from './udp-endpoint.js';
+import { StatelessResets, resetKeyFor } from './stateless-reset.js';
 import type { HostPort, Identity, QuicConnection } from './types.js';
 
 export interface QuicServerOptions {
@@ -42,10 +43,12 @@ export class QuicServer implements ConnectionOwner {
   private lastConn: QuicConnectionImpl | undefined;
   private closing: Promise<void> | undefined;
   private readonly versionBuf = Buffer.allocUnsafe(quiche.MAX_DATAGRAM_SIZE);
+  private readonly resets: StatelessResets;
 
   private constructor(socket: UdpEndpoint, config: Config, opts: QuicServerOptions, maxDatagramSize: number) {
     this.socket = socket;
     this.config = config;
+    this.resets = new StatelessResets(resetKeyFor(opts.identity.keyPem));
     this.onConnection = opts.onConnection;
     this.maxDatagramSize = maxDatagramSize;
     this.address = socket.local;
@@ -79,7 +82,13 @@ export class QuicServer implements ConnectionOwner {
       let conn = this.lastConn;
       if (!conn || !cidMatches(msg, conn.scid)) {
         conn = this.byCid.get(msg.toString('hex', 1, 1 + CID_LEN));
-        if (!conn) return;
+        if (!conn) {
+          // A connection this process does not have (it restarted, or closed it and the client
+          // missed the close): tell the client now rather than let it wait out its idle timeout.
+          const reset = this.resets.answer(msg, CID_LEN);
+          if (reset) this.socket.send(reset, { host, port });
+          return;
+        }
         this.lastConn = conn;
       }
       conn.receive(msg, host, port);
@@ -110,6 +119,8 @@ export class QuicServer implements ConnectionOwner {
       return;
     }
     const scid = randomBytes(CID_LEN);
+    // quiche copies the token into this connection's transport parameters at accept.
+    this.config.setStatelessResetToken(this.resets.tokenValue(scid));
     let qconn;
     try {
       qconn = quiche.Connection.accept(scid, null, this.address, remote, this.config);

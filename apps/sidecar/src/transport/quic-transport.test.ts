@@ -267,6 +267,63 @@ test('a server that vanishes without closing (killed) is noticed from "port unre
   }
 });
 
+test('a server restarted on the same port resets the old connection at its next packet, not at the idle timeout', async () => {
+  const identity = await tempIdentity();
+  const first = await startEchoServer(identity);
+  const port = first.address.port;
+  const conn = await connectQuic({ host: '127.0.0.1', port });
+  let second: QuicServer | undefined;
+  try {
+    const s = await conn.openStream();
+    await writeAll(s, Buffer.from('before'));
+    assert.equal((await readAll(s)).toString(), 'before');
+    // Killed and started again at once: no close sent, and the port answers again before the
+    // client sends anything (so no "port unreachable" can end the connection).
+    await (first as unknown as { socket: { close(): Promise<void> } }).socket.close();
+    second = await QuicServer.listen({ host: '127.0.0.1', port, identity, onConnection: () => {} });
+    const started = Date.now();
+    const after = await conn.openStream();
+    await after.write(Buffer.from('anyone there?')).catch(() => {});
+    const { error } = await conn.closed;
+    assert.ok(Date.now() - started < 2000, `noticed after ${Date.now() - started} ms`);
+    assert.ok(error instanceof TransportError && error.code === 'QUIC_CONNECTION_CLOSED', String(error));
+    assert.equal(error.message, `connection to 127.0.0.1:${port} was reset: the server no longer has it (it restarted, or closed it and its close was lost)`);
+    const again = await connectQuic({ host: '127.0.0.1', port });
+    await again.close();
+    assert.equal((await again.closed).error, undefined, 'the restarted server takes a new connection as usual');
+  } finally {
+    await conn.close();
+    await second?.close();
+    await first.close();
+  }
+});
+
+test('a datagram for a connection the server does not have draws a stateless reset only if it could be a packet, and one shorter than it', async () => {
+  const server = await startEchoServer(await tempIdentity());
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  const replies: Buffer[] = [];
+  sock.on('message', (m) => replies.push(m));
+  try {
+    const packet = (length: number) => {
+      const p = randomBytes(length);
+      p[0] = 0x40 | (p[0]! & 0x3f);
+      return p;
+    };
+    sock.send(packet(30), server.address.port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(replies.length, 0, 'too short to be a packet: no answer');
+    sock.send(packet(40), server.address.port, '127.0.0.1');
+    sock.send(packet(1200), server.address.port, '127.0.0.1');
+    for (let waited = 0; replies.length < 2 && waited < 2000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(replies.map((r) => r.length).sort((a, b) => a - b), [39, 43]);
+    for (const r of replies) assert.equal(r[0]! & 0xc0, 0x40);
+  } finally {
+    sock.close();
+    await server.close();
+  }
+});
+
 test('"port unreachable" reports end a connection only while the peer stays silent; "host unreachable" ones never', async () => {
   const server = await startEchoServer(await tempIdentity());
   const conn = (await connectQuic({ host: '127.0.0.1', port: server.address.port })) as QuicConnectionImpl;

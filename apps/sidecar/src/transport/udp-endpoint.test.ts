@@ -136,6 +136,17 @@ test('a port in use is EADDRINUSE with the address, as node:dgram says it', { sk
   }
 });
 
+for (const kind of ['batched', 'dgram'] as const) {
+  test(`a ${kind} socket's close() resolves once its port is free again (a server restarted on its port)`, { skip: process.platform !== 'linux' }, async () => {
+    const first = await openUdpEndpoint({ host: '127.0.0.1', port: 0, kind });
+    const closing = first.close();
+    assert.equal(first.close(), closing, 'a second close() is the same wait');
+    await closing;
+    const again = await openUdpEndpoint({ host: '127.0.0.1', port: first.local.port, kind });
+    await again.close();
+  });
+}
+
 test('IPv6 loopback works on the batched socket', { skip: process.platform !== 'linux' }, async () => {
   const receiver = await openUdpEndpoint({ host: '::1', port: 0, kind: 'batched' });
   const sender = await openUdpEndpoint({ host: '::1', port: 0, kind: 'batched' });

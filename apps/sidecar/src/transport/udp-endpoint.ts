@@ -66,7 +66,8 @@ interface UdpAddon {
   /** onBatch(count): `count` datagrams are in the buffers; a negative count is a socket error, -errno. */
   open(ipv6: boolean, host: string, port: number, onBatch: (count: number) => void, peerHost?: string, peerPort?: number): [NativeHandle, Buffer, Int32Array, string, number];
   send(handle: NativeHandle, buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, host?: string, port?: number): void;
-  close(handle: NativeHandle): void;
+  /** Closes the socket; true if `onClosed` will be called once its descriptor is closed (the port free again). */
+  close(handle: NativeHandle, onClosed: () => void): boolean;
   stats(handle: NativeHandle): [dropped: number, gso: boolean, gro: boolean];
 }
 declare const nativeHandle: unique symbol;
@@ -116,6 +117,7 @@ class BatchedUdpEndpoint implements UdpEndpoint {
   private readonly lastWords = new Int32Array(4);
   private lastHost = '';
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly native: UdpAddon,
@@ -187,11 +189,11 @@ class BatchedUdpEndpoint implements UdpEndpoint {
   }
 
   close(): Promise<void> {
-    if (!this.closed) {
+    this.closing ??= new Promise<void>((resolve) => {
       this.closed = true;
-      this.native.close(this.handle);
-    }
-    return Promise.resolve();
+      if (!this.native.close(this.handle, resolve)) resolve();
+    });
+    return this.closing;
   }
 }
 
