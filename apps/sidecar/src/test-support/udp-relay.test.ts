@@ -157,6 +157,22 @@ test('each client gets its own upstream socket', async (t) => {
   assert.notDeepEqual([...fromA], [...fromB]);
 });
 
+test('rebind: the server hears the client from a new port, and its answers to the new port still reach the client', async (t) => {
+  const server = await endpoint(t, true);
+  const a = await endpoint(t);
+  const relay = await relayTo(t, server);
+  await sendNumbered(a, relay, 3, 'before');
+  await until(() => a.received.length === 3, 'echoes before');
+  await relay.rebind();
+  await sendNumbered(a, relay, 3, 'after');
+  await until(() => a.received.length === 6, 'echoes after');
+  const before = new Set(server.received.filter((r) => r.data.startsWith('before')).map((r) => r.from));
+  const after = new Set(server.received.filter((r) => r.data.startsWith('after')).map((r) => r.from));
+  assert.equal(before.size, 1);
+  assert.equal(after.size, 1);
+  assert.notDeepEqual([...after], [...before]);
+});
+
 test('conditions are validated', async (t) => {
   const server = await endpoint(t);
   await assert.rejects(UdpRelay.start({ target: { host: '127.0.0.1', port: server.port }, drop: 1.5 }), /drop must be a probability/);

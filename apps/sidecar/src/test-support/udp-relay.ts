@@ -63,6 +63,7 @@ function emptyStats(): DirectionStats {
  * is being opened wait (copied: the relay's receive memory is reused).
  */
 interface Upstream {
+  client: HostPort;
   socket?: UdpEndpoint;
   waiting: Buffer[];
 }
@@ -154,10 +155,10 @@ export class UdpRelay {
     const key = `${client.host}|${client.port}`;
     let upstream = this.upstreams.get(key);
     if (!upstream) {
-      upstream = { waiting: [] };
+      upstream = { client, waiting: [] };
       this.upstreams.set(key, upstream);
       // Could not open a socket: forget it, so the client's next datagram tries again.
-      this.openUpstream(upstream, client).catch(() => this.upstreams.delete(key));
+      this.openUpstream(upstream).catch(() => this.upstreams.delete(key));
     }
     const up = upstream;
     this.forward(msg, this.toServer, (buf) => {
@@ -166,7 +167,25 @@ export class UdpRelay {
     });
   }
 
-  private async openUpstream(upstream: Upstream, client: HostPort): Promise<void> {
+  /**
+   * Gives every client a new source port towards the server, as a NAT that lost its mappings
+   * does: the server then hears each client from a new address, and what it sends to the old one
+   * goes nowhere.
+   */
+  async rebind(): Promise<void> {
+    await Promise.all(
+      [...this.upstreams.values()].map(async (upstream) => {
+        const old = upstream.socket;
+        if (!old) return;
+        // The new socket is opened while the old one still holds its port, so the port differs.
+        await this.openUpstream(upstream);
+        await old.close();
+      }),
+    );
+  }
+
+  private async openUpstream(upstream: Upstream): Promise<void> {
+    const client = upstream.client;
     const socket = await openUdpEndpoint({ host: isIPv6(this.target.host) ? '::' : '0.0.0.0', port: 0, connect: this.target });
     if (this.closed) {
       await socket.close();

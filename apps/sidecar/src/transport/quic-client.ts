@@ -61,7 +61,8 @@ export async function connectQuic(opts: ConnectQuicOptions): Promise<QuicConnect
   const scid = randomBytes(CID_LEN);
   const qconn = quiche.Connection.connect(null, scid, local, remote, config);
   const sink: DatagramSink = {
-    sendBatch: (buf, slotSize, lengths, count, done) => socket.sendBatch(buf, slotSize, lengths, count, undefined, done),
+    // The socket is connected to the server, the one destination a client's quiche names.
+    sendBatch: (buf, slotSize, lengths, count, _to, done) => socket.sendBatch(buf, slotSize, lengths, count, undefined, done),
   };
 
   return new Promise<QuicConnection>((resolve, reject) => {

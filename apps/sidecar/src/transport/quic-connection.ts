@@ -15,10 +15,11 @@ import type { Unreachable } from './udp-endpoint.js';
 
 /**
  * Where a connection's datagrams go: `count` of them, the i-th `lengths[i]` bytes at
- * `buf[i * slotSize]`. `done` fires once `buf` is no longer referenced.
+ * `buf[i * slotSize]`, all to `to` (the address quiche chose for them). `done` fires once `buf`
+ * is no longer referenced.
  */
 export interface DatagramSink {
-  sendBatch(buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, done: () => void): void;
+  sendBatch(buf: Buffer, slotSize: number, lengths: Uint32Array, count: number, to: HostPort, done: () => void): void;
 }
 
 /** Hooks the owner (server or client) uses to follow the connection's life. */
@@ -116,6 +117,12 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private readonly slotSize: number;
   private recvInfo: RecvInfo;
   private readonly local: HostPort;
+  /**
+   * Where the datagrams being batched go. quiche names a destination for each: the peer's address
+   * as it last saw it, which changes when a NAT on the way gives the client a new port (quiche
+   * then checks the new address with a PATH_CHALLENGE sent there).
+   */
+  private sendTo: HostPort;
 
   private readonly streams = new Map<number, QuicStreamImpl>();
   private readonly writers = new Set<QuicStreamImpl>();
@@ -176,6 +183,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.isServer = args.isServer;
     this.slotSize = args.maxDatagramSize;
     this.recvInfo = { from: args.remote, to: args.local };
+    this.sendTo = args.remote;
     // Bidirectional stream IDs: client-initiated 0,4,8…; server-initiated 1,5,9…
     this.nextLocalStreamId = this.isServer ? 1 : 0;
     this.nextPeerStreamId = this.isServer ? 0 : 1;
@@ -211,7 +219,12 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   /** An ack-eliciting PING: its acknowledgement makes quiche run loss detection again. */
   private ping(): void {
     if (this.closing) return;
-    this.conn.sendAckEliciting();
+    try {
+      this.conn.sendAckEliciting();
+    } catch {
+      // InvalidState: quiche has no path to send it on (seen when the peer's address changed).
+      return;
+    }
     this.scheduleFlush();
   }
 
@@ -258,7 +271,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
         break;
       }
       if (batch.used === BATCH_SLOTS) {
-        this.sink.sendBatch(batch.buf, this.slotSize, batch.lengths, batch.used, batch.release);
+        this.sink.sendBatch(batch.buf, this.slotSize, batch.lengths, batch.used, this.sendTo, batch.release);
         batch = this.takeBatch();
       }
       let r: ReturnType<Connection['send']>;
@@ -268,10 +281,21 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
         r = null; // quiche only fails here on internal errors, after which it is closing
       }
       if (r === null) break;
+      const to = r[1].to;
+      if (to.port !== this.sendTo.port || to.host !== this.sendTo.host) {
+        // A batch has one destination: what is batched so far goes first, then this one starts a batch.
+        if (batch.used > 0) {
+          const next = this.takeBatch();
+          next.buf.set(batch.slots[batch.used]!.subarray(0, r[0]));
+          this.sink.sendBatch(batch.buf, this.slotSize, batch.lengths, batch.used, this.sendTo, batch.release);
+          batch = next;
+        }
+        this.sendTo = { host: to.host, port: to.port };
+      }
       batch.lengths[batch.used++] = r[0];
       sent++;
     }
-    if (batch.used > 0) this.sink.sendBatch(batch.buf, this.slotSize, batch.lengths, batch.used, batch.release);
+    if (batch.used > 0) this.sink.sendBatch(batch.buf, this.slotSize, batch.lengths, batch.used, this.sendTo, batch.release);
     else this.batchPool.push(batch);
     return capped;
   }

@@ -129,7 +129,7 @@ export class QuicServer implements ConnectionOwner {
     }
     const socket = this.socket;
     const sink: DatagramSink = {
-      sendBatch: (buf, slotSize, lengths, count, done) => socket.sendBatch(buf, slotSize, lengths, count, remote, done),
+      sendBatch: (buf, slotSize, lengths, count, to, done) => socket.sendBatch(buf, slotSize, lengths, count, to, done),
     };
     const conn = new QuicConnectionImpl({
       conn: qconn,
