@@ -28,6 +28,8 @@ export interface ConnectionOwner {
   onFinished(conn: QuicConnectionImpl, error: Error | undefined): void;
 }
 
+/** QUIC's transport error code for "internal error" (RFC 9000 §20.1), sent when a connection's own code fails. */
+const INTERNAL_ERROR = 0x1;
 /** How long close() waits for quiche to finish closing before resolving anyway. */
 const CLOSE_WAIT_MS = 1000;
 /** After this the connection is torn down even if quiche never reports closed. */
@@ -195,6 +197,14 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   /** Feed one received datagram; the flush happens later this turn. */
   receive(data: Buffer, fromHost: string, fromPort: number): void {
     if (this.finished) return;
+    try {
+      this.receiveNow(data, fromHost, fromPort);
+    } catch (err) {
+      this.crashed(err);
+    }
+  }
+
+  private receiveNow(data: Buffer, fromHost: string, fromPort: number): void {
     if (this.mustSendBeforeReceiving) this.sendPending();
     const from = this.recvInfo.from;
     if (from.port !== fromPort || from.host !== fromHost) {
@@ -236,7 +246,10 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.finished) return;
+    this.guarded(this.flushNow);
+  };
+
+  private readonly flushNow = (): void => {
     const conn = this.conn;
     if (!this.established && conn.isEstablished() && !conn.isClosed()) this.establish();
     if (this.established && !this.dead && !conn.isDraining() && !conn.isClosed()) {
@@ -257,6 +270,35 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     if (capped && !this.closing) this.scheduleFlush();
     this.armTimer();
   };
+
+  /** Runs one of the connection's timer or event-loop entry points (see crashed). */
+  private guarded(work: () => void): void {
+    if (this.finished) return;
+    try {
+      work();
+    } catch (err) {
+      this.crashed(err);
+    }
+  }
+
+  /**
+   * An exception escaped one of the connection's entry points (a datagram, a flush, a timer): a
+   * quiche call failing in a way nobody foresaw, or a bug. It ends this connection, with an
+   * internal error the peer is told of, instead of the process and every other connection in it
+   * (a `serve` or the dashboard runs many).
+   */
+  private crashed(err: unknown): void {
+    if (this.finished) return;
+    const what = err instanceof Error ? err.message : String(err);
+    this.lost = new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote)} failed: internal error (${what})`, { cause: err });
+    try {
+      this.conn.close(false, INTERNAL_ERROR, Buffer.from('internal error'));
+      this.sendAll();
+    } catch {
+      // Telling the peer is a courtesy; its idle timeout ends the connection there otherwise.
+    }
+    this.finish();
+  }
 
   /** Sends what quiche has, up to MAX_DATAGRAMS_PER_FLUSH; returns true if it stopped at the cap. */
   private sendAll(): boolean {
@@ -312,7 +354,10 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
-    if (this.finished) return;
+    this.guarded(this.timerFired);
+  };
+
+  private readonly timerFired = (): void => {
     this.conn.onTimeout();
     this.flush();
   };
@@ -328,7 +373,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.owner.onEstablished(this);
   }
 
-  private readonly onStuckCheck = (): void => {
+  private readonly onStuckCheck = (): void => this.guarded(this.checkStuck);
+
+  private readonly checkStuck = (): void => {
     if (this.unacked.size > 0) this.resetStuckStreams();
     const now = Date.now();
     // A stalled answer's wait counts only while the peer is alive (a silent link is the idle
@@ -357,7 +404,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.heardSinceStuckCheck = false;
   };
 
-  private readonly onKeepAlive = (): void => {
+  private readonly onKeepAlive = (): void => this.guarded(this.checkAlive);
+
+  private readonly checkAlive = (): void => {
     if (this.unanswered.size > 0) this.abandonStrandedRequests();
     // Only ping after a silent interval, so busy connections pay nothing.
     if (!this.heardSinceKeepAlive) this.ping();

@@ -298,6 +298,39 @@ test('a server restarted on the same port resets the old connection at its next 
   }
 });
 
+test('an exception in a connection\'s driver ends that connection with an internal error, not the server', async () => {
+  let serverSide: QuicConnectionImpl | undefined;
+  const server = await startEchoServer(await tempIdentity(), { onConnection: (c) => (serverSide = c as QuicConnectionImpl) });
+  const port = server.address.port;
+  const conn = await connectQuic({ host: '127.0.0.1', port });
+  try {
+    const s = await conn.openStream();
+    await writeAll(s, Buffer.from('before'));
+    assert.equal((await readAll(s)).toString(), 'before');
+    // A quiche call failing as nobody foresaw, in the server's flush (a socket callback's work).
+    assert.ok(serverSide);
+    Object.assign(serverSide.conn, {
+      readable: () => {
+        throw new Error('boom');
+      },
+    });
+    const broken = await conn.openStream();
+    await broken.write(Buffer.from('trigger')).catch(() => {});
+    const [client, onServer] = await Promise.all([conn.closed, serverSide.closed]);
+    assert.match(onServer.error?.message ?? '', /^connection to 127\.0\.0\.1:\d+ failed: internal error \(boom\)$/);
+    assert.equal(client.error?.message, `peer 127.0.0.1:${port} closed the connection: transport error 1 "internal error"`);
+    // The server process and its other connections carry on.
+    const again = await connectQuic({ host: '127.0.0.1', port });
+    const s2 = await again.openStream();
+    await writeAll(s2, Buffer.from('after'));
+    assert.equal((await readAll(s2)).toString(), 'after');
+    await again.close();
+  } finally {
+    await conn.close();
+    await server.close();
+  }
+});
+
 test('a datagram for a connection the server does not have draws a stateless reset only if it could be a packet, and one shorter than it', async () => {
   const server = await startEchoServer(await tempIdentity());
   const sock = dgram.createSocket('udp4');
