@@ -127,10 +127,8 @@ export class QuicServer implements ConnectionOwner {
     } catch {
       return;
     }
-    const socket = this.socket;
-    const sink: DatagramSink = {
-      sendBatch: (buf, slotSize, lengths, count, to, done) => socket.sendBatch(buf, slotSize, lengths, count, to, done),
-    };
+    // The socket itself: each batch goes where quiche sent it (see QuicConnectionImpl.sendTo).
+    const sink: DatagramSink = this.socket;
     const conn = new QuicConnectionImpl({
       conn: qconn,
       scid,
