@@ -141,8 +141,9 @@ export class QuicServer implements ConnectionOwner {
     });
     conn.receive(msg, remote.host, remote.port);
     // A datagram that merely parses as an Initial but is not one (garbage,
-    // replay) leaves quiche with nothing received; don't keep state for it.
-    if (!conn.heardFromPeer()) {
+    // replay) leaves quiche with nothing received; don't keep state for it,
+    // nor for a connection that already ended on it (see QuicConnectionImpl.crashed).
+    if (conn.isFinished || !conn.heardFromPeer()) {
       conn.abandon();
       return;
     }
