@@ -232,7 +232,8 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     try {
       this.conn.sendAckEliciting();
     } catch {
-      // InvalidState: quiche has no path to send it on (seen when the peer's address changed).
+      // InvalidState, seen right after the peer's address changed. One PING less is harmless: the
+      // next stuck or keep-alive check asks again.
       return;
     }
     this.scheduleFlush();
