@@ -22,5 +22,9 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], { cwd: root, stdio: 'inherit' });
+// A test that hangs fails after five minutes instead of holding CI forever (seen once: a test's
+// own fs.promises readFile whose close never completed, the process idle). The slowest tests set
+// their own, of up to four minutes.
+const TEST_TIMEOUT_MS = 300_000;
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, ...flags, ...files], { cwd: root, stdio: 'inherit' });
 process.exit(result.status ?? 1);
