@@ -121,8 +121,8 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private readonly local: HostPort;
   /**
    * Where the datagrams being batched go. quiche names a destination for each: the peer's address
-   * as it last saw it, which changes when a NAT on the way gives the client a new port (quiche
-   * then checks the new address with a PATH_CHALLENGE sent there).
+   * as it last saw it, which changes when a NAT on the way gives the client a new port (checking
+   * that the new address is real is quiche's, RFC 9000 §9).
    */
   private sendTo: HostPort;
 

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import { RESET_TOKEN_LEN, StatelessResets, resetKeyFor } from './stateless-reset.js';
 
 const CID_LEN = 20;
-const key = resetKeyFor('-----BEGIN PRIVATE KEY-----\nnot a real key, only key material\n-----END PRIVATE KEY-----\n');
+const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nnot a real key, only key material\n-----END PRIVATE KEY-----\n';
+const key = resetKeyFor(KEY_PEM);
 
 function shortPacket(cid: Buffer, length: number): Buffer {
   const p = randomBytes(length);
@@ -17,7 +18,7 @@ test('a connection ID has one token for a given key: the same after a restart, d
   const cid = randomBytes(CID_LEN);
   const token = new StatelessResets(key).token(cid);
   assert.equal(token.length, RESET_TOKEN_LEN);
-  assert.deepEqual(new StatelessResets(resetKeyFor('-----BEGIN PRIVATE KEY-----\nnot a real key, only key material\n-----END PRIVATE KEY-----\n')).token(cid), token);
+  assert.deepEqual(new StatelessResets(resetKeyFor(KEY_PEM)).token(cid), token, 'a new process derives the same key');
   assert.notDeepEqual(new StatelessResets(key).token(randomBytes(CID_LEN)), token);
   assert.notDeepEqual(new StatelessResets(resetKeyFor('another key')).token(cid), token);
   assert.equal(new StatelessResets(key).tokenValue(cid), BigInt(`0x${token.toString('hex')}`));
