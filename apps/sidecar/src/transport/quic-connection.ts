@@ -61,6 +61,16 @@ const STUCK_CHECKS = 3;
 const STUCK_CHECK_MS = 1000;
 const LOSS_TIMER_BOUND_MS = 10_000;
 /**
+ * Writes that wait for room while quiche arms no loss timer (see checkStuck) are probed with a
+ * PING this long after a flush leaves them so, or two round trips if that is longer: the
+ * once-a-second check alone let each such stall cost 1-2 s under 2% loss. A connection that sent
+ * nothing but probes since the last one doubles the wait, up to STUCK_CHECK_MS, so a sender held
+ * back by the peer's flow-control window for long (a rate-limited reader) pings rarely.
+ */
+const BLOCKED_PROBE_MS = 25;
+/** Bytes sent since the last probe that show data moved in between (a PING packet is ~40). */
+const PROBE_ONLY_BYTES = 1000;
+/**
  * How long a reader may wait on a steady answer that stopped (see QuicStream.expectSteadyAnswer),
  * counting only time with the peer heard from. Giving up costs one more request for the chunks
  * still missing, so the wait is short.
@@ -148,6 +158,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private stuckCheck: NodeJS.Timeout | undefined;
   private heardSinceKeepAlive = false;
   private heardSinceStuckCheck = false;
+  private blockedProbe: NodeJS.Timeout | undefined;
+  private blockedProbeMs = BLOCKED_PROBE_MS;
+  private sentAtBlockedProbe = 0;
   private lastHeardAt = 0;
   /** ICMP unreachable reports since the peer was last heard from, the first at firstUnreachableAt. */
   private unreachableReports = 0;
@@ -351,7 +364,24 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     if (this.timer) clearTimeout(this.timer);
     const t = this.conn.timeout();
     this.timer = t === null ? undefined : setTimeout(this.onTimer, t);
+    if (this.blockedProbe === undefined && this.writers.size > 0 && (t === null || t > LOSS_TIMER_BOUND_MS) && !this.closing) {
+      const rttMs = this.conn.pathStats()[0]?.rtt ?? 0;
+      this.blockedProbe = setTimeout(this.onBlockedProbe, Math.max(this.blockedProbeMs, 2 * rttMs));
+    }
   }
+
+  private readonly onBlockedProbe = (): void => {
+    this.blockedProbe = undefined;
+    this.guarded(this.probeBlocked);
+  };
+
+  private readonly probeBlocked = (): void => {
+    if (this.writers.size === 0 || !this.idleTimerOnly()) return;
+    const sent = this.conn.stats().sentBytes;
+    this.blockedProbeMs = sent - this.sentAtBlockedProbe > PROBE_ONLY_BYTES ? BLOCKED_PROBE_MS : Math.min(2 * this.blockedProbeMs, STUCK_CHECK_MS);
+    this.sentAtBlockedProbe = sent;
+    this.ping();
+  };
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
@@ -518,8 +548,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     if (this.timer) clearTimeout(this.timer);
     if (this.keepAlive) clearInterval(this.keepAlive);
     if (this.stuckCheck) clearInterval(this.stuckCheck);
+    if (this.blockedProbe) clearTimeout(this.blockedProbe);
     if (this.closeDeadline) clearTimeout(this.closeDeadline);
-    this.timer = this.keepAlive = this.stuckCheck = this.closeDeadline = undefined;
+    this.timer = this.keepAlive = this.stuckCheck = this.blockedProbe = this.closeDeadline = undefined;
     this.finalStats = this.readStats();
     const error = this.closeError();
     this.dead ??= error ?? new QuicConnectionClosedError(`connection to ${formatHostPort(this.remote)} closed`);

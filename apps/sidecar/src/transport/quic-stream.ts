@@ -72,6 +72,13 @@ export class QuicStreamImpl implements QuicStream {
   private writeHead = 0;
   private sendClosed = false; // end() or reset() called
   private sendDone = false; // FIN accepted by quiche, or reset
+  /**
+   * quiche had no room for our last write. Each further streamSend while the peer's window stays
+   * full queues another STREAM_DATA_BLOCKED frame, which the peer acknowledges, which runs a flush,
+   * which wrote again: a blocked writer kept both ends busy exchanging thousands of datagrams a
+   * second. While this is set, a write is tried only once quiche reports room.
+   */
+  private sendBlocked = false;
   private sendError: Error | undefined;
   /** The last byte of the latest write, sent with the next write or with the FIN (see write()). */
   private heldByte: Uint8Array | undefined;
@@ -151,11 +158,13 @@ export class QuicStreamImpl implements QuicStream {
       const rest = w.offset === 0 ? w.data : w.data.subarray(w.offset);
       let n: number | null;
       try {
+        if (this.sendBlocked && rest.length > 0 && conn.streamCapacity(this.id) === 0) return true;
         n = conn.streamSend(this.id, rest, w.fin);
       } catch (e) {
         this.failSend(this.errorFrom(e, 'write'));
         return false;
       }
+      this.sendBlocked = n === null || n < rest.length;
       if (n === null) return true; // no capacity yet
       w.offset += n;
       // A FIN with no bytes is accepted whole or not at all (quiche returns 0 either way),
@@ -343,6 +352,7 @@ export class QuicStreamImpl implements QuicStream {
         this.failSend(err);
         return Promise.reject(err);
       }
+      this.sendBlocked = n === null || n < data.length;
       if (fin && n === data.length) {
         // quiche 0.18 forgets a stream once every byte up to the final size is
         // acked and the peer's FIN was read, even if our FIN frame was never

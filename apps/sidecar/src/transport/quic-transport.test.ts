@@ -230,6 +230,39 @@ test('a reader that stops reading applies backpressure instead of buffering ever
   }
 });
 
+test('a writer held back by a full window sends only probes: within moments, then ever more rarely', { timeout: 30_000 }, async () => {
+  // A reader that never reads fills the stream's window: the writer waits with nothing of its own
+  // in flight, the state quiche was seen stranding a transfer in under loss (see BLOCKED_PROBE_MS).
+  const server = await streamServer(() => {});
+  try {
+    const conn = (await connectQuic({ host: '127.0.0.1', port: server.address.port })) as QuicConnectionImpl;
+    const s = await conn.openStream();
+    void s.write(Buffer.alloc(32 * 1024 * 1024, 1)).catch(() => undefined); // more than any window
+    const sent = (): number => conn.conn.stats().sent;
+    // The window is full once the writer has sent nothing for 15 ms (data went out every ms).
+    let last = sent();
+    let lastChange = Date.now();
+    while (Date.now() - lastChange < 15) {
+      await new Promise((r) => setTimeout(r, 2));
+      const n = sent();
+      if (n !== last) [last, lastChange] = [n, Date.now()];
+    }
+    const blockedAt = last;
+    await new Promise((r) => setTimeout(r, 500 - (Date.now() - lastChange)));
+    const early = sent() - blockedAt;
+    await new Promise((r) => setTimeout(r, 2500));
+    const all = sent() - blockedAt;
+    // Probes at ~25, 75, 175 and 375 ms: the once-a-second check alone would send at most one.
+    assert.ok(early >= 2, `${early} datagrams in the first 0.5 s of the wait`);
+    // Doubling waits: about ten in 3 s (a fixed 25 ms would send over a hundred). Before, every
+    // flush wrote again and drew another STREAM_DATA_BLOCKED: ~16,000 datagrams a second each way.
+    assert.ok(all <= 20, `${all} datagrams in 3 s of waiting`);
+    await conn.close();
+  } finally {
+    await server.close();
+  }
+});
+
 test('server.close() ends client connections, and pending stream operations fail', async () => {
   const server = await startEchoServer(await tempIdentity());
   const conn: QuicConnection = await connectQuic({ host: '127.0.0.1', port: server.address.port });
