@@ -118,7 +118,6 @@ class SendBatch {
 export class QuicConnectionImpl implements QuicConnection, StreamHost {
   readonly conn: Connection;
   readonly readScratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
-  readonly remote: HostPort;
   readonly closed: Promise<{ error?: Error }>;
   /** Our source connection ID (server routing key). */
   readonly scid: Buffer;
@@ -135,6 +134,11 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
    * that the new address is real is quiche's, RFC 9000 §9).
    */
   private sendTo: HostPort;
+
+  /** The peer's address: where we send, so after a NAT moved a client the server names its new port. */
+  get remote(): HostPort {
+    return this.sendTo;
+  }
 
   private readonly streams = new Map<number, QuicStreamImpl>();
   private readonly writers = new Set<QuicStreamImpl>();
@@ -192,7 +196,6 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.conn = args.conn;
     this.scid = args.scid;
     this.local = args.local;
-    this.remote = args.remote;
     this.sink = args.sink;
     this.owner = args.owner;
     this.isServer = args.isServer;

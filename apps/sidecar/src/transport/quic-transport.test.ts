@@ -263,6 +263,30 @@ test('a writer held back by a full window sends only probes: within moments, the
   }
 });
 
+test('after a NAT gives the client a new port, the server names the new one and answers reach it', async () => {
+  let serverSide: QuicConnection | undefined;
+  const server = await startEchoServer(await tempIdentity(), { onConnection: (c) => (serverSide = c) });
+  const relay = await UdpRelay.start({ target: server.address });
+  try {
+    const conn = await connectQuic({ host: relay.address.host, port: relay.address.port });
+    const echo = async (text: string): Promise<string> => {
+      const s = await conn.openStream();
+      await writeAll(s, Buffer.from(text));
+      return (await readAll(s)).toString();
+    };
+    assert.equal(await echo('before'), 'before');
+    const before = { ...serverSide!.remote };
+    await relay.rebind();
+    assert.equal(await echo('after'), 'after');
+    assert.equal(serverSide!.remote.host, before.host);
+    assert.notEqual(serverSide!.remote.port, before.port, 'the server still names the port the NAT dropped');
+    await conn.close();
+  } finally {
+    await relay.close();
+    await server.close();
+  }
+});
+
 test('server.close() ends client connections, and pending stream operations fail', async () => {
   const server = await startEchoServer(await tempIdentity());
   const conn: QuicConnection = await connectQuic({ host: '127.0.0.1', port: server.address.port });
