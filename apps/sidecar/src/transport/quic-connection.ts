@@ -62,8 +62,8 @@ const STUCK_CHECK_MS = 1000;
 const LOSS_TIMER_BOUND_MS = 10_000;
 /**
  * Writes that wait for room while quiche arms no loss timer (see checkStuck) are probed with a
- * PING this long after a flush leaves them so, or two round trips if that is longer: the
- * once-a-second check alone let each such stall cost 1-2 s under 2% loss. A connection that sent
+ * PING this long after a flush leaves them so, or two round trips if that is longer: with the
+ * once-a-second check alone, one such stall traced under 2% loss cost ~2.3 s. A connection that sent
  * nothing but probes since the last one doubles the wait, up to STUCK_CHECK_MS, so a sender held
  * back by the peer's flow-control window for long (a rate-limited reader) pings rarely.
  */
