@@ -37,14 +37,19 @@ const CLOSE_HARD_DEADLINE_MS = 5000;
 /** Datagrams per send batch buffer. */
 const BATCH_SLOTS = 64;
 const READ_SCRATCH_BYTES = 256 * 1024;
-/**
- * Datagrams one flush may hand to the socket before yielding to the event loop. quiche's send()
- * normally says Done once the congestion window is used, but a client closing a connection whose
- * handshake the server has not confirmed yet was seen returning a 76-byte CONNECTION_CLOSE on
- * every call, forever: without a cap the loop never ended, never ran the timer that would have
- * closed it, and allocated send buffers until the process ran out of memory.
- */
+/** Datagrams one flush may hand to the socket before yielding to the event loop (timers, other connections). */
 const MAX_DATAGRAMS_PER_FLUSH = 4096;
+/**
+ * A closing connection sends its CONNECTION_CLOSE, coalesced with an ACK at most: a datagram or
+ * two. quiche (0.18) was seen returning a 76-byte CONNECTION_CLOSE on every send() call, forever,
+ * for a client that closed right after its handshake completed and before the server confirmed
+ * it (one close in ten straight after connecting, on a loaded machine), and its timers never
+ * ended that connection: it went on sending the cap of a flush at every timer for 5 s (over
+ * 60,000 datagrams seen) until CLOSE_HARD_DEADLINE_MS tore it down as unclean. More than this
+ * many in one flush of a closing connection is that state; the close has left several times over,
+ * so the connection ends there, as the clean close it was asked to be.
+ */
+const MAX_CLOSING_DATAGRAMS_PER_FLUSH = 4;
 /**
  * quiche (0.18, in @matrixai/quic) can lose track of a stream's data after heavy loss: the
  * stream stays in its map with bytes never acknowledged, nothing is in flight, no loss timer is
@@ -162,6 +167,8 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private stuckCheck: NodeJS.Timeout | undefined;
   private heardSinceKeepAlive = false;
   private heardSinceStuckCheck = false;
+  /** Our close ended the connection while quiche kept repeating it (MAX_CLOSING_DATAGRAMS_PER_FLUSH). */
+  private closeRepeating = false;
   private blockedProbe: NodeJS.Timeout | undefined;
   private blockedProbeMs = BLOCKED_PROBE_MS;
   private sentAtBlockedProbe = 0;
@@ -283,8 +290,13 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
       this.finish();
       return;
     }
-    // More to send: carry on next turn, after timers (a closing connection's timer ends it).
-    if (capped && !this.closing) this.scheduleFlush();
+    if (capped && this.closing) {
+      this.closeRepeating = true;
+      this.finish();
+      return;
+    }
+    // More to send: carry on next turn, after timers.
+    if (capped) this.scheduleFlush();
     this.armTimer();
   };
 
@@ -324,8 +336,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     let batch = this.takeBatch();
     let sent = 0;
     let capped = false;
+    const limit = this.closing ? MAX_CLOSING_DATAGRAMS_PER_FLUSH : MAX_DATAGRAMS_PER_FLUSH;
     for (;;) {
-      if (sent === MAX_DATAGRAMS_PER_FLUSH) {
+      if (sent === limit) {
         capped = true;
         break;
       }
@@ -586,7 +599,9 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     if (peer && peer.errorCode !== 0 && !hiddenAppClose) return new QuicConnectionClosedError(`peer ${where} closed the connection: ${describe(peer)}`);
     const local = this.conn.localError();
     if (local && !(local.errorCode === 0)) return new QuicConnectionClosedError(`connection to ${where} failed: ${describe(local)}`);
-    if (!this.conn.isClosed() && !this.conn.isDraining()) return new QuicConnectionClosedError(`connection to ${where} was torn down before closing cleanly`);
+    if (!this.conn.isClosed() && !this.conn.isDraining() && !this.closeRepeating) {
+      return new QuicConnectionClosedError(`connection to ${where} was torn down before closing cleanly`);
+    }
     // Closed with no CONNECTION_CLOSE either way and no timeout: quiche matched a stateless reset.
     if (peer === null && local === null && this.conn.isClosed()) {
       return new QuicConnectionClosedError(`connection to ${where} was reset: the server no longer has it (it restarted, or closed it and its close was lost)`);
