@@ -42,10 +42,10 @@ const MAX_DATAGRAMS_PER_FLUSH = 4096;
 /**
  * A closing connection sends its CONNECTION_CLOSE, coalesced with an ACK at most: a datagram or
  * two. quiche (0.18) was seen returning a 76-byte CONNECTION_CLOSE on every send() call, forever,
- * for a client that closed right after its handshake completed and before the server confirmed
- * it (one close in ten straight after connecting, on a loaded machine), and its timers never
- * ended that connection: it went on sending the cap of a flush at every timer for 5 s (over
- * 60,000 datagrams seen) until CLOSE_HARD_DEADLINE_MS tore it down as unclean. More than this
+ * for a client that closed right after connecting (about one close in ten so, on a loaded
+ * machine; what triggers it is not known: losing the server's HANDSHAKE_DONE did not), and its
+ * timers never ended that connection: it went on sending the cap of a flush at every timer for
+ * 5 s (over 60,000 datagrams seen) until CLOSE_HARD_DEADLINE_MS tore it down as unclean. More than this
  * many in one flush of a closing connection is that state; the close has left several times over,
  * so the connection ends there, as the clean close it was asked to be.
  */
