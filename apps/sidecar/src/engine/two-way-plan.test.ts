@@ -70,6 +70,21 @@ describe('nextBase', () => {
       [['differs', root(1)], ['only-there', root(8)], ['same', root(4)]],
     );
   });
+
+  it('a file that differs again right after this cycle moved it keeps the moved version as its base', () => {
+    // Pushed v2 (base was v1), then the server's copy became v3 before the closing scan; pulled
+    // v5 (base was v4), then the local copy became v6. A deleted-here file pulled as v8.
+    const next = nextBase([file('pushed', 2), file('pulled', 6)], [file('pushed', 3), file('pulled', 5), file('gone-here', 8)], base({ pushed: 1, pulled: 4, 'gone-here': 7 }), base({ pushed: 2, pulled: 5, 'gone-here': 8 }));
+    assert.deepEqual(
+      [...next].sort(([a], [b]) => a.localeCompare(b)),
+      [['gone-here', root(8)], ['pulled', root(5)], ['pushed', root(2)]],
+    );
+    // So the next cycle sees one edit on one side each, not a conflict.
+    const plan = planTwoWay([file('pushed', 2), file('pulled', 6)], [file('pushed', 3), file('pulled', 5)], next, { mirror: false });
+    assert.deepEqual(plan.conflicts, []);
+    assert.deepEqual(plan.pull, ['pushed']);
+    assert.deepEqual(plan.push, ['pulled']);
+  });
 });
 
 describe('conflictCopyPath', () => {

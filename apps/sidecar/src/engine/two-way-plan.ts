@@ -72,22 +72,29 @@ export function isEmptyPlan(plan: TwoWayPlan): boolean {
   return Object.values(plan).every((paths: RelPath[]) => paths.length === 0);
 }
 
-/** The new base after a cycle: every file both sides now hold in the same version; others keep their old base. */
-export function nextBase(local: readonly FileSummary[], remote: readonly FileSummary[], previous: SyncBase): Map<RelPath, Uint8Array> {
+/**
+ * The new base after a cycle: every file both sides now hold in the same version. A file that
+ * differs again keeps the last version both held: the one this cycle pushed or pulled (`moved`),
+ * else its old base. Without `moved`, a push followed at once by an edit on the other side (before
+ * the cycle's closing scan) left the old base, so the next cycle took our pushed version for a
+ * local edit and the other side's for a remote one: a conflict copy of a file nobody edited twice.
+ */
+export function nextBase(local: readonly FileSummary[], remote: readonly FileSummary[], previous: SyncBase, moved: SyncBase = new Map()): Map<RelPath, Uint8Array> {
   const remoteBy = new Map(remote.filter((e) => e.type === 'file').map((e) => [e.path, e]));
   const next = new Map<RelPath, Uint8Array>();
+  const lastShared = (path: RelPath) => moved.get(path) ?? previous.get(path);
   for (const l of local) {
     if (l.type !== 'file') continue;
     const r = remoteBy.get(l.path);
     if (sameVersion(l, r)) next.set(l.path, l.root);
     else {
-      const old = previous.get(l.path);
+      const old = lastShared(l.path);
       if (old !== undefined) next.set(l.path, old);
     }
   }
   // A file only the remote has keeps its base too: it is a delete here still to be decided.
   for (const r of remoteBy.values()) {
-    const old = previous.get(r.path);
+    const old = lastShared(r.path);
     if (!next.has(r.path) && old !== undefined) next.set(r.path, old);
   }
   return next;

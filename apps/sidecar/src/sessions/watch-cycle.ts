@@ -66,6 +66,8 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
   const first = await scan();
   const plan = planTwoWay(first.here.entries, first.remoteEntries, base, { mirror: ctx.mirror, unreadable: unreadableOnEitherSide(first, fail) });
   let after = first;
+  /** The version of each file this cycle pushed or pulled: both sides held it then (see nextBase). */
+  const moved = new Map<RelPath, Uint8Array>();
   if (!isEmptyPlan(plan)) {
     const localBy = new Map(first.here.entries.map((e) => [e.path, e]));
     const remoteBy = new Map(first.remoteEntries.map((e) => [e.path, e]));
@@ -102,7 +104,11 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
         ...(ctx.streams !== undefined && { streams: ctx.streams }),
         ...(ctx.limiter && { limiter: ctx.limiter }),
         ...(ctx.signal && { signal: ctx.signal }),
-        ...(ctx.onEvent && { onEvent: ctx.onEvent }),
+        onEvent: (e) => {
+          const landed = (e.kind === 'file-done' || e.kind === 'file-unchanged') && remoteBy.get(e.path);
+          if (landed) moved.set(landed.path, landed.root);
+          ctx.onEvent?.(e);
+        },
       });
       summary.filesPulled = pulled.filesChanged;
       summary.chunksFetched = pulled.chunksFetched;
@@ -143,7 +149,10 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
       if (ctx.signal?.aborted) return;
       try {
         const result = await ctx.remote.push(entry, remoteBy.get(entry.path)?.root ?? NO_ROOT);
-        if (entry.type === 'file') summary.filesPushed++;
+        if (entry.type === 'file') {
+          summary.filesPushed++;
+          moved.set(entry.path, entry.root);
+        }
         summary.chunksPushed += result.chunks;
         summary.bytesPushed += result.bytes;
       } catch (err) {
@@ -153,7 +162,7 @@ export async function runWatchCycle(ctx: CycleContext, base: SyncBase, trigger: 
   }
   summary.files = after.here.entries.filter((e) => e.type === 'file').length;
   summary.elapsedMs = Math.round(performance.now() - started);
-  return { summary, base: nextBase(after.here.entries, after.remoteEntries, base) };
+  return { summary, base: nextBase(after.here.entries, after.remoteEntries, base, moved) };
 }
 
 /** Paths either side could not read, each reported as a failure of the cycle. */
