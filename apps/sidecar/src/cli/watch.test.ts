@@ -1,5 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -111,6 +112,26 @@ test('watch: the same file edited on both sides ends with both versions on both 
     assert.equal(await readFile(join(side, copy), 'utf8'), 'edited here\n');
   }
   assert.deepEqual(cycle.failures, []);
+});
+
+test('watch: the server editing a file the moment our push of it lands is a plain pull next, not a conflict', async (t) => {
+  const p = await watchPair(t, { pullInterval: 1, debounceMs: 200, served: { 'doc.txt': 'v1\n' } });
+  // The other side edits right after our version arrives, before this cycle's closing scan.
+  const other = watch(p.served, () => {
+    void readFile(join(p.served, 'doc.txt'), 'utf8')
+      .then((text) => (text === 'v2 from here\n' ? writeFile(join(p.served, 'doc.txt'), 'v3 from the server\n') : undefined))
+      .catch(() => {});
+  });
+  t.after(() => other.close());
+  await writeFile(join(p.local, 'doc.txt'), 'v2 from here\n');
+  await p.watch.waitFor((e) => e.event === 'cycle' && (e as unknown as Cycle).trigger !== 'start' && (e as unknown as Cycle).filesPulled > 0, 'the pull of the server\'s edit', 15_000);
+  assert.equal(await readFile(join(p.local, 'doc.txt'), 'utf8'), 'v3 from the server\n');
+  assert.deepEqual(
+    p.cycles().flatMap((c) => c.conflicts),
+    [],
+    'our pushed version was taken for a local edit',
+  );
+  assert.deepEqual([...(await hashTree(p.local)).keys()], ['doc.txt']);
 });
 
 test('watch --mirror: an edit beats a delete on either side; plain deletes go to the other side\'s trash', async (t) => {
