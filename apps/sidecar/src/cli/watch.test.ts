@@ -134,6 +134,23 @@ test('watch: the server editing a file the moment our push of it lands is a plai
   assert.deepEqual([...(await hashTree(p.local)).keys()], ['doc.txt']);
 });
 
+test('watch: editing a file here the moment a pull of it lands is a plain push next, not a conflict', async (t) => {
+  const p = await watchPair(t, { pullInterval: 1, debounceMs: 200, served: { 'doc.txt': 'v1\n' } });
+  // This side edits right after the server's version arrives, before that cycle's closing scan.
+  const here = watch(p.local, () => {
+    void readFile(join(p.local, 'doc.txt'), 'utf8')
+      .then((text) => (text === 'v2 from the server\n' ? writeFile(join(p.local, 'doc.txt'), 'v3 from here\n') : undefined))
+      .catch(() => {});
+  });
+  t.after(() => here.close());
+  await writeFile(join(p.served, 'doc.txt'), 'v2 from the server\n');
+  const conflicts = () => p.cycles().flatMap((c) => c.conflicts);
+  await until(async () => conflicts().length > 0 || (await readFile(join(p.served, 'doc.txt'), 'utf8')) === 'v3 from here\n', 'our edit on the server', 15_000);
+  assert.deepEqual(conflicts(), [], 'the pulled version was taken for a remote edit');
+  assert.equal(await readFile(join(p.served, 'doc.txt'), 'utf8'), 'v3 from here\n');
+  assert.deepEqual([...(await hashTree(p.served)).keys()], ['doc.txt']);
+});
+
 test('watch --mirror: an edit beats a delete on either side; plain deletes go to the other side\'s trash', async (t) => {
   const files = { 'edited-here.txt': 'v1\n', 'edited-there.txt': 'v1\n', 'deleted-here.txt': 'keep me in the trash\n' };
   const p = await watchPair(t, { pullInterval: 600, debounceMs: 800, served: files, extra: ['--mirror'] });
