@@ -114,42 +114,33 @@ test('watch: the same file edited on both sides ends with both versions on both 
   assert.deepEqual(cycle.failures, []);
 });
 
-test('watch: the server editing a file the moment our push of it lands is a plain pull next, not a conflict', async (t) => {
+/**
+ * A version of doc.txt made on `origin` is edited on the other side the moment it lands there,
+ * before that cycle's closing scan. The next cycle must carry the edit back as a plain transfer:
+ * until 2026-11-27 it took the version it had just moved for an edit and made a conflict copy.
+ */
+async function editTheMomentItLands(t: TestContext, origin: 'local' | 'served'): Promise<void> {
   const p = await watchPair(t, { pullInterval: 1, debounceMs: 200, served: { 'doc.txt': 'v1\n' } });
-  // The other side edits right after our version arrives, before this cycle's closing scan.
-  const other = watch(p.served, () => {
-    void readFile(join(p.served, 'doc.txt'), 'utf8')
-      .then((text) => (text === 'v2 from here\n' ? writeFile(join(p.served, 'doc.txt'), 'v3 from the server\n') : undefined))
+  const [from, to] = origin === 'local' ? [p.local, p.served] : [p.served, p.local];
+  const arriving = `v2 made on the ${origin} side\n`;
+  const edit = 'v3 made on arrival\n';
+  const onArrival = watch(to, () => {
+    void readFile(join(to, 'doc.txt'), 'utf8')
+      .then((text) => (text === arriving ? writeFile(join(to, 'doc.txt'), edit) : undefined))
       .catch(() => {});
   });
-  t.after(() => other.close());
-  await writeFile(join(p.local, 'doc.txt'), 'v2 from here\n');
-  await p.watch.waitFor((e) => e.event === 'cycle' && (e as unknown as Cycle).trigger !== 'start' && (e as unknown as Cycle).filesPulled > 0, 'the pull of the server\'s edit', 15_000);
-  assert.equal(await readFile(join(p.local, 'doc.txt'), 'utf8'), 'v3 from the server\n');
-  assert.deepEqual(
-    p.cycles().flatMap((c) => c.conflicts),
-    [],
-    'our pushed version was taken for a local edit',
-  );
-  assert.deepEqual([...(await hashTree(p.local)).keys()], ['doc.txt']);
-});
-
-test('watch: editing a file here the moment a pull of it lands is a plain push next, not a conflict', async (t) => {
-  const p = await watchPair(t, { pullInterval: 1, debounceMs: 200, served: { 'doc.txt': 'v1\n' } });
-  // This side edits right after the server's version arrives, before that cycle's closing scan.
-  const here = watch(p.local, () => {
-    void readFile(join(p.local, 'doc.txt'), 'utf8')
-      .then((text) => (text === 'v2 from the server\n' ? writeFile(join(p.local, 'doc.txt'), 'v3 from here\n') : undefined))
-      .catch(() => {});
-  });
-  t.after(() => here.close());
-  await writeFile(join(p.served, 'doc.txt'), 'v2 from the server\n');
+  t.after(() => onArrival.close());
+  await writeFile(join(from, 'doc.txt'), arriving);
   const conflicts = () => p.cycles().flatMap((c) => c.conflicts);
-  await until(async () => conflicts().length > 0 || (await readFile(join(p.served, 'doc.txt'), 'utf8')) === 'v3 from here\n', 'our edit on the server', 15_000);
-  assert.deepEqual(conflicts(), [], 'the pulled version was taken for a remote edit');
-  assert.equal(await readFile(join(p.served, 'doc.txt'), 'utf8'), 'v3 from here\n');
-  assert.deepEqual([...(await hashTree(p.served)).keys()], ['doc.txt']);
-});
+  await until(async () => conflicts().length > 0 || (await readFile(join(from, 'doc.txt'), 'utf8')) === edit, 'the edit made on arrival, back where the version came from', 15_000);
+  assert.deepEqual(conflicts(), [], 'the version the cycle had just moved was taken for an edit');
+  assert.equal(await readFile(join(from, 'doc.txt'), 'utf8'), edit);
+  assert.deepEqual([...(await hashTree(from)).keys()], ['doc.txt']);
+}
+
+test('watch: the server editing a file the moment our push of it lands is a plain pull next, not a conflict', (t) => editTheMomentItLands(t, 'local'));
+
+test('watch: editing a file here the moment a pull of it lands is a plain push next, not a conflict', (t) => editTheMomentItLands(t, 'served'));
 
 test('watch --mirror: an edit beats a delete on either side; plain deletes go to the other side\'s trash', async (t) => {
   const files = { 'edited-here.txt': 'v1\n', 'edited-there.txt': 'v1\n', 'deleted-here.txt': 'keep me in the trash\n' };
