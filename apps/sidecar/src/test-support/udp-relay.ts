@@ -132,6 +132,9 @@ export class UdpRelay {
    */
   dropToClient: ((datagram: Buffer) => boolean) | undefined;
 
+  /** As dropToClient, for the clients' datagrams to the server. */
+  dropToServer: ((datagram: Buffer) => boolean) | undefined;
+
   /** Drops every datagram in both directions for `ms` from now (extends, never shortens, a running blackout). */
   blackout(ms: number): void {
     this.blackoutUntil = Math.max(this.blackoutUntil, Date.now() + ms);
@@ -152,6 +155,11 @@ export class UdpRelay {
   }
 
   private fromClient(msg: Buffer, client: HostPort): void {
+    if (this.dropToServer?.(msg)) {
+      this.toServer.datagrams++;
+      this.toServer.dropped++;
+      return;
+    }
     const key = `${client.host}|${client.port}`;
     let upstream = this.upstreams.get(key);
     if (!upstream) {

@@ -547,6 +547,47 @@ test('a reset of a stream whose FIN arrived but whose data has a gap still reach
   }
 });
 
+test('a receiver whose acknowledgement of a flight was lost acknowledges again before the sender has to probe', { timeout: 60_000 }, async () => {
+  const { server, firstStream } = await startStreamCatcher(await tempIdentity());
+  const relay = await UdpRelay.start({ target: server.address, seed: 7 });
+  try {
+    const conn = await connectQuic({ host: relay.address.host, port: relay.address.port });
+    const s = await conn.openStream();
+    await s.write(Buffer.from('go'));
+    const { stream: serverStream } = await firstStream;
+    await new Promise((r) => setTimeout(r, 100)); // the request's own acknowledgements settle
+    // One flight from the server; every datagram the client sends within 3 ms of one of its
+    // datagrams (the acknowledgements it sends at once) is lost. What reaches the relay next
+    // decides: the client acknowledging again, or the server's probe timeout (25 ms or more).
+    let lastFromServer = 0;
+    let first: 'client' | 'server' | undefined;
+    relay.dropToClient = () => {
+      const now = performance.now();
+      if (first === undefined && lastFromServer > 0 && now - lastFromServer >= 3) first = 'server';
+      lastFromServer = now;
+      return false;
+    };
+    relay.dropToServer = () => {
+      if (first === undefined && performance.now() - lastFromServer < 3) return true;
+      first ??= 'client';
+      return false;
+    };
+    const flight = patternBytes(8 * 1024, 3); // within the initial congestion window
+    await serverStream.write(flight);
+    // A write's last byte waits for the next write or the FIN (QuicStream.write), so the flight is the rest.
+    const got = Buffer.alloc(flight.length - 1);
+    for (let n = 0; n < got.length; ) n += await s.read(got.subarray(n));
+    assert.ok(got.equals(flight.subarray(0, got.length)));
+    while (first === undefined) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(first, 'client', 'the sender had to probe: the receiver never acknowledged the flight again');
+    relay.dropToClient = relay.dropToServer = undefined;
+    await conn.close();
+  } finally {
+    await relay.close();
+    await server.close();
+  }
+});
+
 test('a steady answer starved while another stream holds unread data is not given up on (a slow reader, not a stall)', { timeout: 60_000 }, async () => {
   const server = await streamServer((s) => {
     // The client's first stream gets 8 MiB it leaves unread; the other never hears back.
