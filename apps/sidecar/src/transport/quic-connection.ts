@@ -80,13 +80,18 @@ const PROBE_ONLY_BYTES = 1000;
  * sends another: the sender's window is full of what it covered, so the sender waits out its probe
  * timeout (a round trip, four deviations and the peer's 25 ms ACK-delay allowance; doubled when
  * the probe's own acknowledgement is lost too). Traced under the bench's 2% loss, with a window of
- * ~30 datagrams and one ACK per received batch, that cost 40-150 ms every few hundred
- * milliseconds. A connection with streams open that heard a flight and then nothing for this long,
- * or two round trips if that is longer, sends a PING, which carries a fresh ACK of all it has.
+ * ~30 datagrams and one ACK per received batch, that cost 40-150 ms every 0.05-0.6 s. A connection
+ * with streams open that heard a flight and then nothing for this long, or two round trips if that
+ * is longer, sends a PING, which carries a fresh ACK of all it has.
  */
 const TAIL_ACK_MS = 5;
-/** Datagrams heard since the last tail PING that show a flight came (the peer's lone ACK of that PING does not). */
+/**
+ * A flight is this many datagrams of data (TAIL_ACK_DATA_BYTES or more) since the last tail PING.
+ * Acknowledgements and PINGs (under 100 bytes) never count, or two peers waiting on each other
+ * would keep answering each other's PINGs.
+ */
 const TAIL_ACK_MIN_HEARD = 3;
+const TAIL_ACK_DATA_BYTES = 1000;
 /**
  * How long a reader may wait on a steady answer that stopped (see QuicStream.expectSteadyAnswer),
  * counting only time with the peer heard from. Giving up costs one more request for the chunks
@@ -186,7 +191,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private sentAtBlockedProbe = 0;
   private lastHeardAt = 0;
   private tailAck: NodeJS.Timeout | undefined;
-  private heardSinceTailPing = 0;
+  private dataHeardSinceTailPing = 0;
   /** ICMP unreachable reports since the peer was last heard from, the first at firstUnreachableAt. */
   private unreachableReports = 0;
   private firstUnreachableAt = 0;
@@ -256,8 +261,10 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.heardSinceKeepAlive = true;
     this.heardSinceStuckCheck = true;
     this.lastHeardAt = Date.now();
-    this.heardSinceTailPing++;
-    this.tailAck ??= setTimeout(this.onTailAck, TAIL_ACK_MS);
+    if (data.length >= TAIL_ACK_DATA_BYTES) {
+      this.dataHeardSinceTailPing++;
+      this.tailAck ??= setTimeout(this.onTailAck, TAIL_ACK_MS);
+    }
     if (this.silent) {
       this.silent = false;
       this.ping();
@@ -420,16 +427,16 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
     this.guarded(this.checkTail);
   };
 
-  /** See TAIL_ACK_MS. Not re-armed here when there is nothing to wait for: the next datagram arms it. */
+  /** See TAIL_ACK_MS. Not re-armed here when there is nothing to wait for: the next datagram of data arms it. */
   private readonly checkTail = (): void => {
-    if (this.closing || this.streams.size === 0 || this.heardSinceTailPing < TAIL_ACK_MIN_HEARD) return;
+    if (this.closing || this.streams.size === 0 || this.dataHeardSinceTailPing < TAIL_ACK_MIN_HEARD) return;
     const quiet = Date.now() - this.lastHeardAt;
     const wait = quiet < TAIL_ACK_MS ? TAIL_ACK_MS : Math.max(TAIL_ACK_MS, 2 * (this.conn.pathStats()[0]?.rtt ?? 0));
     if (quiet < wait) {
       this.tailAck = setTimeout(this.onTailAck, wait - quiet);
       return;
     }
-    this.heardSinceTailPing = 0;
+    this.dataHeardSinceTailPing = 0;
     this.ping();
   };
 
