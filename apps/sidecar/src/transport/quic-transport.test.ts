@@ -513,15 +513,28 @@ test('closing the client resolves closed on both ends without an error', async (
   }
 });
 
-test('a reset of a stream whose FIN arrived but whose data has a gap still reaches the reader', { timeout: 60_000 }, async () => {
+/**
+ * A server that catches the first stream, a relay in front of it, and a client stream through the
+ * relay with a request ('go') written; `use` gets them, and everything is closed after it.
+ */
+async function withRelayedStream(use: (t: { relay: UdpRelay; conn: QuicConnection; s: QuicStream; serverSide: Promise<{ conn: QuicConnection; stream: QuicStream }> }) => Promise<void>): Promise<void> {
   const { server, firstStream } = await startStreamCatcher(await tempIdentity());
   const relay = await UdpRelay.start({ target: server.address, seed: 7 });
   try {
     const conn = await connectQuic({ host: relay.address.host, port: relay.address.port });
     const s = await conn.openStream();
     await s.write(Buffer.from('go'));
+    await use({ relay, conn, s, serverSide: firstStream });
+  } finally {
+    await relay.close();
+    await server.close();
+  }
+}
+
+test('a reset of a stream whose FIN arrived but whose data has a gap still reaches the reader', { timeout: 60_000 }, async () => {
+  await withRelayedStream(async ({ relay, conn, s, serverSide }) => {
     await s.end();
-    const { conn: caughtConn, stream: serverStream } = await firstStream;
+    const { conn: caughtConn, stream: serverStream } = await serverSide;
     const serverConn = caughtConn as QuicConnectionImpl;
     // Full-sized datagrams (the data) are lost; the small one carrying the FIN gets through, so
     // the reader knows the stream's final size but has a gap. quiche then never reports a reset
@@ -541,20 +554,12 @@ test('a reset of a stream whose FIN arrived but whose data has a gap still reach
     await assert.rejects(Promise.race([readAll(s), giveUp]), (e: unknown) => e instanceof QuicStreamResetError && e.stuck);
     clearTimeout(timer);
     await conn.close();
-  } finally {
-    await relay.close();
-    await server.close();
-  }
+  });
 });
 
 test('a receiver whose acknowledgement of a flight was lost acknowledges again before the sender has to probe', { timeout: 60_000 }, async () => {
-  const { server, firstStream } = await startStreamCatcher(await tempIdentity());
-  const relay = await UdpRelay.start({ target: server.address, seed: 7 });
-  try {
-    const conn = await connectQuic({ host: relay.address.host, port: relay.address.port });
-    const s = await conn.openStream();
-    await s.write(Buffer.from('go'));
-    const { stream: serverStream } = await firstStream;
+  await withRelayedStream(async ({ relay, conn, s, serverSide }) => {
+    const { stream: serverStream } = await serverSide;
     await new Promise((r) => setTimeout(r, 100)); // the request's own acknowledgements settle
     // One flight from the server; every datagram the client sends within 3 ms of one of its
     // datagrams (the acknowledgements it sends at once) is lost. What reaches the relay next
@@ -582,10 +587,7 @@ test('a receiver whose acknowledgement of a flight was lost acknowledges again b
     assert.equal(first, 'client', 'the sender had to probe: the receiver never acknowledged the flight again');
     relay.dropToClient = relay.dropToServer = undefined;
     await conn.close();
-  } finally {
-    await relay.close();
-    await server.close();
-  }
+  });
 });
 
 test('a steady answer starved while another stream holds unread data is not given up on (a slow reader, not a stall)', { timeout: 60_000 }, async () => {
