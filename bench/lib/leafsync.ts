@@ -18,7 +18,9 @@ export const SHEBANG_FLAGS = (/^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/m.exe
 
 let profiles = 0;
 function nodeArgs(flags: NodeFlags, tag: string): string[] {
-  const profile = flags.profileDir ? ['--cpu-prof', '--cpu-prof-dir', flags.profileDir, '--cpu-prof-name', `${String(++profiles).padStart(3, '0')}-${tag}.cpuprofile`] : [];
+  // A folder per process: its worker threads write profiles too, and a fixed --cpu-prof-name
+  // would let the last thread to exit overwrite the others.
+  const profile = flags.profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(flags.profileDir, `${String(++profiles).padStart(3, '0')}-${tag}`)] : [];
   return [...SHEBANG_FLAGS, ...profile];
 }
 
