@@ -21,6 +21,7 @@ import { UdpRelay } from '../apps/sidecar/src/test-support/udp-relay.js';
 import { markdownTable, median, rows, bytesHuman, seconds, type Sample, type ToolResult, type WorkloadResult } from './lib/report.js';
 import { RsyncDaemon, ensureRsync, rsyncPull } from './lib/rsync.js';
 import { SyncthingPair, ensureSyncthing } from './lib/syncthing.js';
+import { ensureNgtcp2, ngtcp2Download } from './lib/ngtcp2.js';
 import { RECENTLY_DELETED_S, createMicros, fsStateOf, noteCleanup, secondsToWaitAfterCleanup } from './lib/fs-state.js';
 
 const MiB = 1 << 20;
@@ -269,6 +270,15 @@ async function peerBaseline(name: string, peerFile: string, serverArgs: readonly
   return { run: k, wallMs: c.wallMs, clientRssKiB: c.usage?.maxRssKiB, serverRssKiB: s.usage?.maxRssKiB, clientCpuS: c.usage?.cpuSeconds, serverCpuS: s.usage?.cpuSeconds, detail: JSON.parse(c.stdout.trim().split('\n').pop()!) as Record<string, unknown> };
 }
 
+/** One ngtcp2 download of `file` (see lib/ngtcp2.ts), checked like every copy. */
+async function ngtcp2Baseline(file: string, tls: { key: string; cert: string }, k: number, want: string): Promise<Sample> {
+  await prepareCache([file]);
+  const { server, client, dest } = await ngtcp2Download(file, fresh('ngtcp2'), tls, { server: timeFile(), client: timeFile() });
+  await expectSameFile(dest, want, `ngtcp2 run ${k}`);
+  rmSync(dest, { force: true });
+  return { run: k, wallMs: client.wallMs, clientRssKiB: client.usage?.maxRssKiB, serverRssKiB: server.usage?.maxRssKiB, clientCpuS: client.usage?.cpuSeconds, serverCpuS: server.usage?.cpuSeconds };
+}
+
 // ---------------------------------------------------------------- persistent (incremental) series
 
 /**
@@ -515,9 +525,11 @@ async function main(): Promise<void> {
   let bigSha = needBig ? await sha256File(bigFile) : '';
   const smallDigest = NEEDS_SMALL_TREE ? await treeDigest(smallDir) : '';
 
-  // A TLS identity for the plain-TLS baseline: the same ECDSA P-256 kind leafsync uses.
+  // A TLS identity for the plain-TLS and ngtcp2 baselines: the same ECDSA P-256 kind leafsync uses.
   const tlsHome = fresh('tls-home');
   await run(process.execPath, [CLI, '--home', tlsHome, 'id']);
+  const tlsPem = { key: join(tlsHome, 'identity.key.pem'), cert: join(tlsHome, 'identity.cert.pem') };
+  const ngtcp2Version = ONLY.has('W1') ? await ensureNgtcp2(log) : '';
 
   // Syncthing shares hard-linked copies of the data: it writes a .stfolder marker into every
   // folder it shares, which must not show up in the other tools' copies.
@@ -564,8 +576,9 @@ async function main(): Promise<void> {
     const rsF = tool('rsync-fsync', 'rsync daemon --fsync (extra row: leafsync fsyncs, rsync by default does not)');
     const tls = tool('tls', 'plain TLS 1.3 over TCP in Node (baseline, no fsync)');
     const quic = tool('quic', "leafsync's QUIC transport alone, 1350-byte datagrams (baseline: one stream, no hashing, staging or fsync)");
+    const ng = tool('ngtcp2', 'QUIC in C: ngtcp2\'s example server and client, 1350-byte datagrams (baseline: one HTTP/3 GET, no fsync)');
     const stq = tool('syncthing', stLabel);
-    const order = syncthing ? [ls, rs, stq, ls8k, tls, quic, rsF] : [ls, rs, ls8k, tls, quic, rsF];
+    const order = syncthing ? [ls, rs, stq, ls8k, tls, quic, ng, rsF] : [ls, rs, ls8k, tls, quic, ng, rsF];
     for (let k = 0; k < RUNS; k++) {
       for (const tr of rotate(order, k)) {
         log(`W1 run ${k + 1}/${RUNS}: ${tr.tool}`);
@@ -583,7 +596,9 @@ async function main(): Promise<void> {
           await syncthing!.removeFolder(r.folder);
           bigSpec.discard(r.dest);
         } else if (tr === tls) {
-          tr.samples.push(await peerBaseline('TLS', 'tls-peer.mjs', [join(tlsHome, 'identity.key.pem'), join(tlsHome, 'identity.cert.pem')], [], bigFile, k, bigSha));
+          tr.samples.push(await peerBaseline('TLS', 'tls-peer.mjs', [tlsPem.key, tlsPem.cert], [], bigFile, k, bigSha));
+        } else if (tr === ng) {
+          tr.samples.push(await ngtcp2Baseline(bigFile, tlsPem, k, bigSha));
         } else {
           tr.samples.push(await peerBaseline('QUIC', 'quic-peer.mjs', [tlsHome], SHEBANG_FLAGS, bigFile, k, bigSha));
         }
@@ -594,16 +609,18 @@ async function main(): Promise<void> {
     const wire = await leafsyncCold(bigSpec, RUNS, { relay: { drop: 0, seed: 1 } });
     bigSpec.discard(wire.dest);
     ls.relayWire = relayWire(wire.relay!, wire.sample.wallMs);
-    w.tools.push(ls, ls8k, rs, rsF, tls, quic, ...(syncthing ? [stq] : []));
+    w.tools.push(ls, ls8k, rs, rsF, tls, quic, ng, ...(syncthing ? [stq] : []));
     w1LeafsyncMBps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
     w1RelayMBps = SIZES.big / 1e6 / (wire.sample.wallMs / 1000);
     w1RelayKernelDrops = kernelDrops(wire.sample);
     const tlsMBps = SIZES.big / 1e6 / (median(tls.samples.map((s) => s.wallMs)) / 1000);
     const quicMBps = SIZES.big / 1e6 / (median(quic.samples.map((s) => s.wallMs)) / 1000);
+    const ngMBps = SIZES.big / 1e6 / (median(ng.samples.map((s) => s.wallMs)) / 1000);
     w.notes.push(
       `leafsync wire bytes: one extra run through a clean in-process UDP relay (${(wire.sample.wallMs / 1000).toFixed(2)} s, ${w1RelayMBps.toFixed(0)} MB/s through the relay; ${ls.relayWire.datagrams} datagrams); UDP payload bytes both ways, so QUIC headers, ACKs and the handshake count. rsync: --stats "Total bytes sent + received" (application bytes; no TCP/IP headers).`,
       `leafsync at 1350-byte datagrams moves ${((w1LeafsyncMBps / tlsMBps) * 100).toFixed(1)}% of plain TLS-over-TCP-in-Node throughput (${w1LeafsyncMBps.toFixed(0)} vs ${tlsMBps.toFixed(0)} MB/s); at 8192-byte datagrams ${((SIZES.big / 1e6 / (median(ls8k.samples.map((s) => s.wallMs)) / 1000) / tlsMBps) * 100).toFixed(1)}%.`,
       `leafsync's QUIC transport alone (the same transport and Node flags, two processes, the file sent on one stream and written out, no hashing, staging file or fsync) moves ${quicMBps.toFixed(0)} MB/s: leafsync's W1 runs at ${((w1LeafsyncMBps / quicMBps) * 100).toFixed(0)}% of that; the rest is the engine (the server hashing the file first, the client checking and writing every chunk, the fsync and rename).`,
+      `QUIC in C (${ngtcp2Version}, Debian's gtlsserver and gtlsclient: GnuTLS, one HTTP/3 GET of the file, both held to 1350-byte UDP payloads, the copy written without fsync) moves ${ngMBps.toFixed(0)} MB/s here: leafsync's transport alone runs at ${((quicMBps / ngMBps) * 100).toFixed(0)}% of that, its W1 at ${((w1LeafsyncMBps / ngMBps) * 100).toFixed(0)}%.`,
       'Cold: every leafsync run starts a new server with an empty home (no index cache), so the server hashes the file inside the timed window (from the connect spawn to its exit); the destination is new.',
       `Datagrams the kernel dropped because a UDP receive buffer was full (machine-wide /proc/net/snmp RcvbufErrors during each run; each one is a loss to QUIC): leafsync runs ${ls.samples.map(kernelDrops).join(', ')}; the clean-relay run ${kernelDrops(wire.sample)}.`,
     );

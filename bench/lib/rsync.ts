@@ -1,21 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
-import { Measured, run, type Finished, type Usage } from './proc.js';
+import { ensureDebianPackages } from './debian.js';
+import { Measured, type Finished, type Usage } from './proc.js';
 
-/** Installs Debian's rsync if it is missing (the bench runs as root on these machines). */
-export async function ensureRsync(log: (s: string) => void): Promise<string> {
-  const have = await run('rsync', ['--version']).catch(() => undefined);
-  if (have?.code === 0) return have.stdout.split('\n')[0]!.trim();
-  log('rsync is missing: installing it with apt-get');
-  let r = await run('apt-get', ['install', '-y', 'rsync']);
-  if (r.code !== 0) {
-    await run('apt-get', ['update']);
-    r = await run('apt-get', ['install', '-y', 'rsync']);
-  }
-  if (r.code !== 0) throw new Error(`apt-get install -y rsync failed:\n${r.stderr}`);
-  const v = await run('rsync', ['--version']);
-  return v.stdout.split('\n')[0]!.trim();
+/** Installs Debian's rsync if it is missing; answers its version line. */
+export function ensureRsync(log: (s: string) => void): Promise<string> {
+  return ensureDebianPackages(['rsync'], ['rsync', '--version'], log);
 }
 
 async function freeTcpPort(): Promise<number> {

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { ensureDebianPackages } from './debian.js';
 import { Measured, cpuSecondsOf, peakRssKiBOf, run } from './proc.js';
 
 /**
@@ -10,17 +11,9 @@ import { Measured, cpuSecondsOf, peakRssKiBOf, run } from './proc.js';
  * on both sides (the sender hashes it afresh, as leafsync's fresh server home does).
  */
 
+/** Installs Debian's Syncthing if it is missing; answers its name and version ("syncthing v1.19.2-ds1"). */
 export async function ensureSyncthing(log: (s: string) => void): Promise<string> {
-  const have = await run('syncthing', ['--version']).catch(() => undefined);
-  if (have?.code === 0) return have.stdout.trim().split(' ').slice(0, 2).join(' ');
-  log('syncthing is missing: installing it with apt-get');
-  let r = await run('apt-get', ['install', '-y', 'syncthing']);
-  if (r.code !== 0) {
-    await run('apt-get', ['update']);
-    r = await run('apt-get', ['install', '-y', 'syncthing']);
-  }
-  if (r.code !== 0) throw new Error(`apt-get install -y syncthing failed:\n${r.stderr}`);
-  return (await run('syncthing', ['--version'])).stdout.trim().split(' ').slice(0, 2).join(' ');
+  return (await ensureDebianPackages(['syncthing'], ['syncthing', '--version'], log)).split(' ').slice(0, 2).join(' ');
 }
 
 async function freePort(): Promise<number> {
