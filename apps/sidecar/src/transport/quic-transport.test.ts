@@ -583,7 +583,10 @@ test('a receiver whose acknowledgement of a flight was lost acknowledges again b
     const got = Buffer.alloc(flight.length - 1);
     for (let n = 0; n < got.length; ) n += await s.read(got.subarray(n));
     assert.ok(got.equals(flight.subarray(0, got.length)));
-    while (first === undefined) await new Promise((r) => setTimeout(r, 5));
+    // Either comes within a probe timeout or two; seconds of silence are a failure of its own.
+    const deadline = performance.now() + 2_000;
+    while (first === undefined && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.notEqual(first, undefined, 'nothing reached the relay for 2 s after the flight: no acknowledgement again and no probe');
     assert.equal(first, 'client', 'the sender had to probe: the receiver never acknowledged the flight again');
     relay.dropToClient = relay.dropToServer = undefined;
     await conn.close();
