@@ -38,7 +38,7 @@ async function waitForUdp(port: number, server: Measured, timeoutMs: number): Pr
 /**
  * One download of `file` from a new gtlsserver (document root `scratch/htdocs`, holding a link to
  * the file) into `scratch/download/`, both sides under GNU time. The key and certificate are
- * PEM files (leafsync's identity format does).
+ * PEM files, as a leafsync home's identity files are.
  */
 export async function ngtcp2Download(file: string, scratch: string, tls: { key: string; cert: string }, timeFiles: { server: string; client: string }): Promise<{ server: Finished; client: Finished; dest: string }> {
   const htdocs = join(scratch, 'htdocs');
