@@ -155,11 +155,6 @@ export class UdpRelay {
   }
 
   private fromClient(msg: Buffer, client: HostPort): void {
-    if (this.dropToServer?.(msg)) {
-      this.toServer.datagrams++;
-      this.toServer.dropped++;
-      return;
-    }
     const key = `${client.host}|${client.port}`;
     let upstream = this.upstreams.get(key);
     if (!upstream) {
@@ -169,7 +164,7 @@ export class UdpRelay {
       this.openUpstream(upstream).catch(() => this.upstreams.delete(key));
     }
     const up = upstream;
-    this.forward(msg, this.toServer, (buf) => {
+    this.forward(msg, this.toServer, this.dropToServer, (buf) => {
       if (up.socket) up.socket.send(buf, undefined);
       else up.waiting.push(Buffer.from(buf));
     });
@@ -199,22 +194,20 @@ export class UdpRelay {
       await socket.close();
       return;
     }
-    socket.onDatagram = (msg) => {
-      if (this.dropToClient?.(msg)) {
-        this.toClient.datagrams++;
-        this.toClient.dropped++;
-        return;
-      }
-      this.forward(msg, this.toClient, (buf) => this.front.send(buf, client));
-    };
+    socket.onDatagram = (msg) => this.forward(msg, this.toClient, this.dropToClient, (buf) => this.front.send(buf, client));
     upstream.socket = socket;
     for (const buf of upstream.waiting.splice(0)) socket.send(buf, undefined);
   }
 
-  private forward(msg: Buffer, stats: DirectionStats, send: (buf: Buffer) => void): void {
+  /** `scripted` (dropToClient or dropToServer) decides first; a datagram it drops rolls no dice. */
+  private forward(msg: Buffer, stats: DirectionStats, scripted: ((datagram: Buffer) => boolean) | undefined, send: (buf: Buffer) => void): void {
     if (this.closed) return;
     stats.datagrams++;
     stats.bytes += msg.length;
+    if (scripted?.(msg)) {
+      stats.dropped++;
+      return;
+    }
     const c = this.conditions;
     // Every die is rolled for every datagram, so one condition changing does not shift the
     // sequence of decisions for the others.

@@ -431,6 +431,7 @@ export class QuicConnectionImpl implements QuicConnection, StreamHost {
   private readonly checkTail = (): void => {
     if (this.closing || this.streams.size === 0 || this.dataHeardSinceTailPing < TAIL_ACK_MIN_HEARD) return;
     const quiet = Date.now() - this.lastHeardAt;
+    // The round trip is asked of quiche (objects built per path) only once TAIL_ACK_MS has passed.
     const wait = quiet < TAIL_ACK_MS ? TAIL_ACK_MS : Math.max(TAIL_ACK_MS, 2 * (this.conn.pathStats()[0]?.rtt ?? 0));
     if (quiet < wait) {
       this.tailAck = setTimeout(this.onTailAck, wait - quiet);
