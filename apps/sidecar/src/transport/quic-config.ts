@@ -23,7 +23,7 @@ const MiB = 1024 * 1024;
  * no slower (bench W1, 2 × 3 runs each, alternated).
  */
 const INITIAL_MAX_DATA = 16 * MiB;
-const INITIAL_MAX_STREAM_DATA = 8 * MiB;
+export const INITIAL_MAX_STREAM_DATA = 8 * MiB;
 const MAX_STREAMS_BIDI = 1024;
 
 export interface QuicheConfigOptions {
