@@ -270,6 +270,11 @@ async function peerBaseline(name: string, peerFile: string, serverArgs: readonly
   return { run: k, wallMs: c.wallMs, clientRssKiB: c.usage?.maxRssKiB, serverRssKiB: s.usage?.maxRssKiB, clientCpuS: c.usage?.cpuSeconds, serverCpuS: s.usage?.cpuSeconds, detail: JSON.parse(c.stdout.trim().split('\n').pop()!) as Record<string, unknown> };
 }
 
+/** MB/s of one tool's median run over the big file (W1, W6). */
+function bigMBps(t: ToolResult): number {
+  return SIZES.big / 1e6 / (median(t.samples.map((s) => s.wallMs)) / 1000);
+}
+
 /** One ngtcp2 download of `file` (see lib/ngtcp2.ts), checked like every copy. */
 async function ngtcp2Baseline(file: string, tls: { key: string; cert: string }, k: number, want: string): Promise<Sample> {
   await prepareCache([file]);
@@ -610,15 +615,15 @@ async function main(): Promise<void> {
     bigSpec.discard(wire.dest);
     ls.relayWire = relayWire(wire.relay!, wire.sample.wallMs);
     w.tools.push(ls, ls8k, rs, rsF, tls, quic, ng, ...(syncthing ? [stq] : []));
-    w1LeafsyncMBps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
+    w1LeafsyncMBps = bigMBps(ls);
     w1RelayMBps = SIZES.big / 1e6 / (wire.sample.wallMs / 1000);
     w1RelayKernelDrops = kernelDrops(wire.sample);
-    const tlsMBps = SIZES.big / 1e6 / (median(tls.samples.map((s) => s.wallMs)) / 1000);
-    const quicMBps = SIZES.big / 1e6 / (median(quic.samples.map((s) => s.wallMs)) / 1000);
-    const ngMBps = SIZES.big / 1e6 / (median(ng.samples.map((s) => s.wallMs)) / 1000);
+    const tlsMBps = bigMBps(tls);
+    const quicMBps = bigMBps(quic);
+    const ngMBps = bigMBps(ng);
     w.notes.push(
       `leafsync wire bytes: one extra run through a clean in-process UDP relay (${(wire.sample.wallMs / 1000).toFixed(2)} s, ${w1RelayMBps.toFixed(0)} MB/s through the relay; ${ls.relayWire.datagrams} datagrams); UDP payload bytes both ways, so QUIC headers, ACKs and the handshake count. rsync: --stats "Total bytes sent + received" (application bytes; no TCP/IP headers).`,
-      `leafsync at 1350-byte datagrams moves ${((w1LeafsyncMBps / tlsMBps) * 100).toFixed(1)}% of plain TLS-over-TCP-in-Node throughput (${w1LeafsyncMBps.toFixed(0)} vs ${tlsMBps.toFixed(0)} MB/s); at 8192-byte datagrams ${((SIZES.big / 1e6 / (median(ls8k.samples.map((s) => s.wallMs)) / 1000) / tlsMBps) * 100).toFixed(1)}%.`,
+      `leafsync at 1350-byte datagrams moves ${((w1LeafsyncMBps / tlsMBps) * 100).toFixed(1)}% of plain TLS-over-TCP-in-Node throughput (${w1LeafsyncMBps.toFixed(0)} vs ${tlsMBps.toFixed(0)} MB/s); at 8192-byte datagrams ${((bigMBps(ls8k) / tlsMBps) * 100).toFixed(1)}%.`,
       `leafsync's QUIC transport alone (the same transport and Node flags, two processes, the file sent on one stream and written out, no hashing, staging file or fsync) moves ${quicMBps.toFixed(0)} MB/s: leafsync's W1 runs at ${((w1LeafsyncMBps / quicMBps) * 100).toFixed(0)}% of that; the rest is the engine (the server hashing the file first, the client checking and writing every chunk, the fsync and rename).`,
       `QUIC in C (${ngtcp2Version}, Debian's gtlsserver and gtlsclient: GnuTLS, one HTTP/3 GET of the file, both held to 1350-byte UDP payloads, the copy written without fsync) moves ${ngMBps.toFixed(0)} MB/s here: leafsync's transport alone runs at ${((quicMBps / ngMBps) * 100).toFixed(0)}% of that, its W1 at ${((w1LeafsyncMBps / ngMBps) * 100).toFixed(0)}%.`,
       'Cold: every leafsync run starts a new server with an empty home (no index cache), so the server hashes the file inside the timed window (from the connect spawn to its exit); the destination is new.',
@@ -860,9 +865,9 @@ async function main(): Promise<void> {
       }
     }
     w.tools.push(ls, lsBbr);
-    const mbps = SIZES.big / 1e6 / (median(ls.samples.map((s) => s.wallMs)) / 1000);
+    const mbps = bigMBps(ls);
     w.notes.push(`Connections the client replaced after answers kept stalling on one (its notice \`continuing on a new one\`), per run: ${ls.samples.map(redials).join(', ')} (default), ${lsBbr.samples.map(redials).join(', ')} (bbr).`);
-    const bbrMbps = SIZES.big / 1e6 / (median(lsBbr.samples.map((s) => s.wallMs)) / 1000);
+    const bbrMbps = bigMBps(lsBbr);
     w.notes.push(
       Number.isFinite(w1LeafsyncMBps)
         ? `Every run completed and the copy was identical (SHA-256 checked). Throughput ${mbps.toFixed(0)} MB/s = ${(mbps / w1LeafsyncMBps).toFixed(2)}× W1 direct (${w1LeafsyncMBps.toFixed(0)} MB/s) and ${(mbps / w1RelayMBps).toFixed(2)}× W1 through the same relay with no drop (${w1RelayMBps.toFixed(0)} MB/s, though the kernel dropped ${w1RelayKernelDrops} of its datagrams for want of buffer room). The relay runs in the bench process and costs CPU on this 2-core machine, so the second ratio separates the loss from that cost, as far as the clean run lost nothing of its own.`
