@@ -14,6 +14,11 @@
       "target_name": "fs_stat",
       "sources": ["fs_stat.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "fs_hash",
+      "sources": ["fs_hash.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

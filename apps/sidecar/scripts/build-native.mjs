@@ -1,10 +1,11 @@
 // Builds the native addons with node-gyp: native/udp_batch.c, the batched UDP socket
 // (src/transport/udp-endpoint.ts), native/fs_lock.c, the folder write lock
-// (src/engine/folder-lock.ts), and native/fs_stat.c, the scan's batched lstat (src/fs/lstat-many.ts).
+// (src/engine/folder-lock.ts), native/fs_stat.c, the scan's batched lstat (src/fs/lstat-many.ts),
+// and native/fs_hash.c, small files hashed in batches on the thread pool (src/fs/hash-small-files.ts).
 // They are Linux-only (sendmmsg, UDP GSO/GRO, flock). Elsewhere, or where they cannot be compiled,
 // leafsync runs on node:dgram at about half the throughput, without folder locks (re-reading every
 // file it stages) and with slower scans: say so and carry on rather than fail the build. On Linux
-// the test suite insists on all three, so CI notices a build that fell back.
+// the test suite insists on every one, so CI notices a build that fell back.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,6 +25,6 @@ if (result.status !== 0) {
   console.warn(`${result.stdout ?? ''}${result.stderr ?? ''}`);
   console.warn(
     `\nWARNING: could not build the native addons (native/*.c) (${result.error?.message ?? `node-gyp exited ${result.status}`}).\n` +
-      'leafsync will use node:dgram, about half as fast, take no folder locks and scan more slowly. Install python3, make and a C compiler, then npm run build.\n',
+      'leafsync will use node:dgram, about half as fast, take no folder locks and scan and hash more slowly. Install python3, make and a C compiler, then npm run build.\n',
   );
 }

@@ -7,7 +7,8 @@ import { ChunkHashWorkers, type ChunkReadResult } from './chunk-hash-workers.js'
 export const CHUNK_SIZE = 1024 * 1024;
 
 /**
- * Counts every byte and file hashed through hashFileChunks. Tests compare it before and after
+ * Counts every byte and file hashed through hashFileChunks (and a summary's batches of small
+ * files, fs/hash-small-files.ts). Tests compare it before and after
  * a pass to prove a cache really skipped work; it is process-wide and only ever grows.
  */
 export const hashStats = { bytesHashed: 0, filesHashed: 0 };

@@ -108,6 +108,35 @@ describe('LocalFolderSource', () => {
     assert.notEqual(hex(a.entries[0]!.root), hex(b.entries[0]!.root));
   });
 
+  it('hashes a folder of many small files (several batches) right, and a file grown past them since the scan as it now is, uncached', async () => {
+    const r = join(base, 'many');
+    await mkdir(r);
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < 300; i++) files.set(`f${i}`, randomBytes(i * 37));
+    for (const [name, data] of files) await writeFile(join(r, name), data);
+    const src = new LocalFolderSource(r);
+    const scan = await src.scan();
+    // Grown past what any batch reads whole after the scan saw it small: read again on its own.
+    const grown = randomBytes(MiB + 5);
+    await writeFile(join(r, 'f7'), grown);
+    files.set('f7', grown);
+    const before = hashed();
+    const s = await src.summaryOf(scan);
+    assert.equal(s.entries.length, files.size);
+    for (const e of s.entries) {
+      const data = files.get(e.path)!;
+      const chunks = data.length === 0 ? [] : data.length > MiB ? [sha(data.subarray(0, MiB)), sha(data.subarray(MiB))] : [sha(data)];
+      assert.equal(hex(e.root), hex(merkleRoot(chunks)), e.path);
+      assert.equal(e.size, data.length, e.path);
+    }
+    const total = [...files.values()].reduce((n, d) => n + d.length, 0);
+    assert.deepEqual(hashed(), { files: before.files + files.size, bytes: before.bytes + total });
+    // The grown file no longer matched the scan, so it was not cached: the next summary reads it again, alone.
+    const again = hashed();
+    await src.summary();
+    assert.deepEqual(hashed(), { files: again.files + 1, bytes: again.bytes + grown.length });
+  });
+
   it('chunkHashes and fetchChunks return the real bytes, in the order asked', async () => {
     const src = new LocalFolderSource(root);
     const hashes = await src.chunkHashes('big.bin');
