@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "stat_fields.h"
 #include <openssl/evp.h>
 
 // Per file, in this order (src/fs/hash-small-files.ts reads them): status, size read, and the
@@ -25,8 +26,6 @@
 #define FIELDS 7
 // status: hashed, or why not. A negative status is -errno from open, fstat, read or lstat.
 enum { STATUS_HASHED = 0, STATUS_NOT_REGULAR = 1, STATUS_TOO_BIG = 2 };
-// kind after the read, as native/fs_stat.c numbers them.
-enum { KIND_MISSING = 0, KIND_FILE = 1, KIND_OTHER = 3 };
 #define DIGEST_BYTES 32
 
 typedef struct {
@@ -38,11 +37,6 @@ typedef struct {
   unsigned char *digests;
   double *table;
 } batch_t;
-
-// Milliseconds as Node computes Stats#mtimeMs (sec * 1e3 + nsec / 1e6), so the numbers are equal.
-static double ms_of(struct timespec t) {
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 // Reads all of fd into buf (at most cap bytes); returns the bytes read or -errno.
 static ssize_t read_all(int fd, unsigned char *buf, size_t cap) {

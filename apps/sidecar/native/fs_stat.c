@@ -11,15 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <node_api.h>
+#include "stat_fields.h"
 
 // Per path, in this order (src/fs/lstat-many.ts reads them): kind, mode, size, mtimeMs, ctimeMs, ino.
 #define FIELDS 6
-enum { KIND_MISSING = 0, KIND_FILE = 1, KIND_DIR = 2, KIND_OTHER = 3 };
-
-// Milliseconds as Node computes Stats#mtimeMs (sec * 1e3 + nsec / 1e6), so the numbers are equal.
-static double ms_of(struct timespec t) {
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 // lstatMany(prefix, paths, start, end): a Float64Array of FIELDS numbers for each of
 // paths[start..end), each stat'ed as prefix + path. Kind is KIND_MISSING for a path that does not

@@ -4,6 +4,7 @@
  * lstat'ed without an error. Anything else is left for the caller's file-by-file path, which
  * knows what each failure means.
  */
+import { entryKind } from './lstat-many.js';
 import { loadNativeAddon } from '../util/native-addon.js';
 
 interface HashAddon {
@@ -22,9 +23,6 @@ const AFTER_MTIME_MS = 4;
 const AFTER_CTIME_MS = 5;
 const AFTER_INO = 6;
 const HASHED = 0;
-/** The kind codes native/fs_stat.c writes (and fs_hash.c after it). */
-const KIND_MISSING = 0;
-const KIND_FILE = 1;
 
 const DIGEST_BYTES = 32;
 
@@ -71,16 +69,16 @@ function resultAt(digests: Buffer, table: Float64Array, i: number): SmallFileHas
   const at = i * FIELDS;
   if (table[at + STATUS] !== HASHED) return undefined;
   const size = table[at + SIZE_READ] as number;
-  const kind = table[at + AFTER_KIND] as number;
+  const kind = entryKind(table[at + AFTER_KIND] as number);
   return {
     size,
     // A view: the batch's own memory (the addon's copy), kept alive by the digests cached from it.
     digest: size === 0 ? undefined : new Uint8Array(digests.buffer, digests.byteOffset + i * DIGEST_BYTES, DIGEST_BYTES),
     after:
-      kind === KIND_MISSING
+      kind === 'missing'
         ? undefined
         : {
-            isFile: kind === KIND_FILE,
+            isFile: kind === 'file',
             size: table[at + AFTER_SIZE] as number,
             mtimeMs: table[at + AFTER_MTIME_MS] as number,
             ctimeMs: table[at + AFTER_CTIME_MS] as number,

@@ -21,7 +21,7 @@ const SIZE = 2;
 const MTIME_MS = 3;
 const CTIME_MS = 4;
 const INO = 5;
-/** The kind codes native/fs_stat.c writes: each kind's index here. */
+/** The kind codes the addons write (native/stat_fields.h): each kind's index here. */
 const KINDS = ['missing', 'file', 'dir', 'other'] as const;
 const FILE = 1;
 const DIR = 2;
@@ -29,13 +29,18 @@ const OTHER = 3;
 
 export type EntryKind = (typeof KINDS)[number];
 
+/** The kind an addon's code stands for (native/stat_fields.h). */
+export function entryKind(code: number): EntryKind {
+  return KINDS[code] as EntryKind;
+}
+
 /** What lstat said of each path, by its index in the range asked for. */
 export class LstatTable {
   constructor(private readonly v: Float64Array) {}
 
   /** 'missing' if nothing is there (or a parent is not a directory), 'other' for symlinks and specials. */
   kind(i: number): EntryKind {
-    return KINDS[this.v[i * FIELDS + KIND] as number] as EntryKind;
+    return entryKind(this.v[i * FIELDS + KIND] as number);
   }
   /** st_mode, file type bits included. */
   mode(i: number): number {
