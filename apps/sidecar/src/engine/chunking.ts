@@ -13,6 +13,12 @@ export const CHUNK_SIZE = 1024 * 1024;
  */
 export const hashStats = { bytesHashed: 0, filesHashed: 0 };
 
+/** Counts one whole file of `bytes` in hashStats. */
+export function countHashedFile(bytes: number): void {
+  hashStats.bytesHashed += bytes;
+  hashStats.filesHashed += 1;
+}
+
 /** Number of chunks in a file of `size` bytes; an empty file has none. */
 export function chunkCount(size: number): number {
   assertSize(size);
@@ -129,8 +135,7 @@ async function hashOnWorkers(fd: number, sizeHint: number): Promise<{ size: numb
   // The caller closes the descriptor once this returns: no worker may still be reading it.
   await Promise.all(jobs);
   if (failure !== undefined) throw failure;
-  hashStats.bytesHashed += size;
-  hashStats.filesHashed += 1;
+  countHashedFile(size);
   return { size, hashes };
 }
 
@@ -138,8 +143,7 @@ async function hashOnWorkers(fd: number, sizeHint: number): Promise<{ size: numb
 async function hashIfShorter(buf: Buffer, io: FdIo, fd: number): Promise<{ size: number; hashes: Uint8Array[] } | undefined> {
   const size = await fill(buf, io, fd, 0);
   if (size === buf.length) return undefined;
-  hashStats.bytesHashed += size;
-  hashStats.filesHashed += 1;
+  countHashedFile(size);
   return { size, hashes: size === 0 ? [] : [hashChunk(buf.subarray(0, size))] };
 }
 

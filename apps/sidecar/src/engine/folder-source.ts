@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { CHUNK_SIZE, chunkCount, chunkLength, hashFileChunks, hashStats } from './chunking.js';
+import { CHUNK_SIZE, chunkCount, chunkLength, countHashedFile, hashFileChunks } from './chunking.js';
 import {
   ChunkOutOfRangeError,
   FileChangedError,
@@ -513,8 +513,7 @@ export class LocalFolderSource implements RemoteFolder {
           left.push(i);
           return;
         }
-        hashStats.bytesHashed += r.size;
-        hashStats.filesHashed += 1;
+        countHashedFile(r.size);
         done(i, this.settle(scanned[i]!.path, scanned[i]!, { size: r.size, hashes: r.digest === undefined ? [] : [r.digest] }, r.after));
       });
       for (const i of left) await one(i);
