@@ -1,6 +1,7 @@
 // Builds the native addons with node-gyp: native/udp_batch.c, the batched UDP socket
 // (src/transport/udp-endpoint.ts), native/fs_lock.c, the folder write lock
-// (src/engine/folder-lock.ts), native/fs_stat.c, the scan's batched lstat (src/fs/lstat-many.ts),
+// (src/engine/folder-lock.ts), native/fs_stat.c, the scan's batched lstat (src/fs/lstat-many.ts)
+// and the thread-pool walk behind a cheap pass's digest (src/fs/walk-plain.ts),
 // and native/fs_hash.c, small files hashed in batches on the thread pool (src/fs/hash-small-files.ts).
 // They are Linux-only (sendmmsg, UDP GSO/GRO, flock). Elsewhere, or where they cannot be compiled,
 // leafsync runs on node:dgram at about half the throughput, without folder locks (re-reading every

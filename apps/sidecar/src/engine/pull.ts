@@ -50,6 +50,11 @@ export interface PullOptions {
    * recent: a pass that plans from an old listing leaves what changed since for the next pass.
    */
   localScan?: Promise<FolderScan | undefined>;
+  /**
+   * Instead of `localScan`: `local.quickDigest()` already under way. The pass scans only if it
+   * is not the digest the last pass left (`state.localDigest`).
+   */
+  quickDigest?: Promise<Uint8Array | undefined>;
   limiter?: RateLimiter;
   /** Move local-only files to the trash so the folders end identical. */
   mirror?: boolean;
@@ -104,17 +109,19 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     emit({ kind: 'file-error', path, message: failure.message });
   };
 
-  // Both sides scan at once: the server answers "unchanged" for the root we last synced to,
-  // while we check that nothing changed here either. Only if ours did do we ask for the listing.
-  const [localScan, quick] = await Promise.all([
-    opts.localScan ?? scanLocal(local),
+  // Both sides look at once: the server answers "unchanged" for the root we last synced to,
+  // while we check that nothing changed here either, from the folder's digest alone where it
+  // allows (quickScanDigest), else by a scan. Only if ours did change do we ask for the listing.
+  const [firstLook, quick] = await Promise.all([
+    opts.localScan ?? scanUnlessAsLeft(local, state, opts.quickDigest),
     remote.summary(state.remoteRoot ? { knownRoot: state.remoteRoot } : {}),
   ]);
-  const sameScan = state.localDigest !== undefined && localScan !== undefined && bytesEqual(state.localDigest, localScan.digest);
+  const sameScan = firstLook === AS_LEFT || (state.localDigest !== undefined && firstLook !== undefined && bytesEqual(state.localDigest, firstLook.digest));
   if (quick.unchanged && sameScan) {
     result.files = state.files ?? 0;
     return finish();
   }
+  const localScan = firstLook === AS_LEFT ? await scanLocal(local) : firstLook;
   const localBefore = await summaryOfScan(local, localScan);
   const unchangedHere = state.localRoot !== undefined && bytesEqual(state.localRoot, localBefore.root);
   if (quick.unchanged && unchangedHere) {
@@ -265,6 +272,18 @@ export async function scanLocal(local: LocalFolderSource): Promise<FolderScan | 
     if (err instanceof NotFoundError) return undefined;
     throw err;
   }
+}
+
+/** A local folder whose digest is the one the last pass left: unchanged, and not scanned yet. */
+const AS_LEFT = Symbol('as the last pass left it');
+
+/** The local scan, unless the folder's quick digest (`early`, if already under way) is the last pass's. */
+async function scanUnlessAsLeft(local: LocalFolderSource, state: PullState, early?: Promise<Uint8Array | undefined>): Promise<FolderScan | undefined | typeof AS_LEFT> {
+  if (state.localDigest !== undefined) {
+    const digest = await (early ?? local.quickDigest());
+    if (digest !== undefined && bytesEqual(digest, state.localDigest)) return AS_LEFT;
+  }
+  return scanLocal(local);
 }
 
 function summaryOfScan(local: LocalFolderSource, scan: FolderScan | undefined): Promise<FolderSummary> {

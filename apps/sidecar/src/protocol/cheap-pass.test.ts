@@ -64,9 +64,14 @@ test('a 10,000-file unchanged folder: the next pass re-hashes nothing and moves 
   assert.ok(moved < 4096, `moved ${moved} bytes`);
 });
 
-/** A local side that counts the summaries built from scans: zero means the index was never consulted. */
+/** A local side that counts its scans, and the summaries built from them: zero means the index was never consulted. */
 class CountingSource extends LocalFolderSource {
+  scans = 0;
   summaries = 0;
+  override scan() {
+    this.scans++;
+    return super.scan();
+  }
   override summaryOf(scan: FolderScan) {
     this.summaries++;
     return super.summaryOf(scan);
@@ -85,7 +90,7 @@ test('a pass that carries the last state skips hashing while the local scan is u
     const local = new CountingSource(dest, { cache: clientCache, readIgnoreFile: true });
     const result = await pullPass(remote, dest, { local, state });
     assert.deepEqual(result.failures, []);
-    return { result, summaries: local.summaries };
+    return { result, scans: local.scans, summaries: local.summaries };
   };
 
   assert.equal((await pass()).result.filesChanged, 40);
@@ -93,6 +98,7 @@ test('a pass that carries the last state skips hashing while the local scan is u
   assert.ok(digest !== undefined, 'the pass remembered its scan');
   const unchanged = await pass();
   assert.equal(unchanged.summaries, 0, 'nothing changed: no summary was built');
+  assert.equal(unchanged.scans, 0, 'the digest walked on the thread pool was the last pass\'s: no scan either');
   assert.equal(unchanged.result.files, 40);
 
   // Same size, same mtime, new content: only the status-change time tells.
@@ -121,6 +127,7 @@ test('a pass that carries the last state skips hashing while the local scan is u
   const digestBefore = state.localDigest;
   const touched = await pass();
   assert.equal(touched.summaries, 1);
+  assert.equal(touched.scans, 1, 'the quick digest differed: one scan to compare roots');
   assert.equal(touched.result.filesChanged, 0);
   assert.notDeepEqual(state.localDigest, digestBefore, 'the new identities were remembered');
   assert.equal((await pass()).summaries, 0);

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalFolderSource, type FolderScan } from '../engine/folder-source.js';
+import { LocalFolderSource } from '../engine/folder-source.js';
 import { lockFolderForWriting } from '../engine/folder-lock.js';
 import { IndexCache } from '../engine/index-cache.js';
 import { isInternalName } from '../engine/internal-names.js';
 import { DirectoryWatch } from '../fs/directory-watch.js';
 import type { PassSummary } from '@leafsync/shared';
-import { pullPass, scanLocal, type PullEvent, type PullState } from '../engine/pull.js';
+import { pullPass, scanLocal, type PullEvent, type PullOptions, type PullState } from '../engine/pull.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import type { RelPath } from '../engine/types.js';
 import { QuicRemoteFolder } from '../protocol/client-session.js';
@@ -75,10 +75,12 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
   });
   const limiter = opts.rateMbps === undefined ? undefined : RateLimiter.fromMbps(opts.rateMbps);
   let last: PassSummary | undefined;
-  // The first pass's local scan runs while the connection is set up (the handshake on a LAN, the
-  // round trips across the internet). Only a first attempt's: after a backoff it would be stale.
-  let earlyScan: Promise<FolderScan | undefined> | undefined = scanLocal(local);
-  earlyScan.catch(() => {}); // if it fails, the pass that awaits it reports why
+  // The first pass's look at the local folder runs while the connection is set up (the handshake
+  // on a LAN, the round trips across the internet). Only a first attempt's: after a backoff it
+  // would be stale. A single pass may find the folder as the last one left it, which its digest
+  // says from the thread pool; passes that follow a watch need its scan.
+  let early: Pick<PullOptions, 'localScan' | 'quickDigest'> | undefined = hooks.once ? { quickDigest: local.quickDigest() } : { localScan: scanLocal(local) };
+  early.localScan?.catch(() => {}); // if it fails, the pass that awaits it reports why
   let attempts = 0;
   const counting: ConnectHooks = {
     ...hooks,
@@ -96,11 +98,11 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
       hooks.onPassStart?.();
       const before = toSaved(state);
       const wireBefore = remote.wireBytes();
-      const localScan = attempts === 1 ? earlyScan : undefined;
-      earlyScan = undefined;
+      const firstLook = attempts === 1 ? early : undefined;
+      early = undefined;
       last = await pullPass(remote, folder, {
         local,
-        ...(localScan && { localScan }),
+        ...firstLook,
         state,
         ...(opts.mirror && { mirror: true }),
         ...(opts.inPlace && { inPlace: true }),
