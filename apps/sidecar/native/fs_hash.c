@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "async_call.h"
 #include "stat_fields.h"
 #include <openssl/evp.h>
 
@@ -29,8 +30,7 @@ enum { STATUS_HASHED = 0, STATUS_NOT_REGULAR = 1, STATUS_TOO_BIG = 2 };
 #define DIGEST_BYTES 32
 
 typedef struct {
-  napi_async_work work;
-  napi_ref callback;
+  async_call_t call;
   size_t count;
   size_t limit;
   char **paths;
@@ -108,15 +108,14 @@ static void free_batch(napi_env env, batch_t *b) {
   free(b->paths);
   free(b->digests);
   free(b->table);
-  if (b->callback != NULL) napi_delete_reference(env, b->callback);
-  if (b->work != NULL) napi_delete_async_work(env, b->work);
+  release_call(env, &b->call);
   free(b);
 }
 
 // Calls back with (digests: Buffer, table: Float64Array), or with nothing if they could not be made.
 static void complete(napi_env env, napi_status status, void *data) {
   batch_t *b = data;
-  napi_value callback, global, digests, buffer, table;
+  napi_value digests, buffer, table;
   void *table_data = NULL;
   napi_value argv[2];
   size_t argc = 0;
@@ -128,9 +127,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     argv[1] = table;
     argc = 2;
   }
-  if (napi_get_reference_value(env, b->callback, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok) {
-    napi_call_function(env, global, callback, argc, argv, NULL);
-  }
+  finish_call(env, &b->call, argc, argv);
   free_batch(env, b);
 }
 
@@ -173,11 +170,7 @@ static napi_value hash_small_files(napi_env env, napi_callback_info info) {
     }
   }
   b->count = count;
-  napi_value name;
-  if (napi_create_reference(env, argv[2], 1, &b->callback) != napi_ok ||
-      napi_create_string_utf8(env, "leafsync.hashSmallFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, b, &b->work) != napi_ok ||
-      napi_queue_async_work(env, b->work) != napi_ok) {
+  if (!queue_call(env, &b->call, argv[2], "leafsync.hashSmallFiles", execute, complete, b)) {
     free_batch(env, b);
     napi_throw_error(env, NULL, "hashSmallFiles: could not queue the work");
     return NULL;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "async_call.h"
 #include "stat_fields.h"
 
 // Per path, in this order (src/fs/lstat-many.ts reads them): kind, mode, size, mtimeMs, ctimeMs, ino.
@@ -105,8 +106,7 @@ typedef struct {
 } walk_entry_t;
 
 typedef struct {
-  napi_async_work work;
-  napi_ref callback;
+  async_call_t call;
   char *root;
   // Names never scanned, lower-case (compared case-insensitively), and a suffix that makes any name internal.
   char **internal_names;
@@ -292,8 +292,7 @@ static void free_walk(napi_env env, walk_t *w) {
   free(w->journal_suffix);
   free(w->arena);
   free(w->entries);
-  if (w->callback != NULL) napi_delete_reference(env, w->callback);
-  if (w->work != NULL) napi_delete_async_work(env, w->work);
+  release_call(env, &w->call);
   free(w);
 }
 
@@ -301,7 +300,7 @@ static void free_walk(napi_env env, walk_t *w) {
 // entry's numbers; or with nothing if the walk gave up or its results could not be made.
 static void walk_complete(napi_env env, napi_status status, void *data) {
   walk_t *w = data;
-  napi_value callback, global, paths, buffer, numbers;
+  napi_value paths, buffer, numbers;
   napi_value argv[2];
   size_t argc = 0;
   size_t paths_len = 0;
@@ -324,9 +323,7 @@ static void walk_complete(napi_env env, napi_status status, void *data) {
     argv[1] = numbers;
     argc = 2;
   }
-  if (napi_get_reference_value(env, w->callback, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok) {
-    napi_call_function(env, global, callback, argc, argv, NULL);
-  }
+  finish_call(env, &w->call, argc, argv);
   free_walk(env, w);
 }
 
@@ -367,11 +364,7 @@ static napi_value walk_plain(napi_env env, napi_callback_info info) {
       if (ok) w->internal_names[w->internal_count++] = string_arg(env, item, &ok);
     }
   }
-  napi_value name;
-  if (w == NULL || !ok || napi_create_reference(env, argv[7], 1, &w->callback) != napi_ok ||
-      napi_create_string_utf8(env, "leafsync.walkPlain", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, walk_execute, walk_complete, w, &w->work) != napi_ok ||
-      napi_queue_async_work(env, w->work) != napi_ok) {
+  if (w == NULL || !ok || !queue_call(env, &w->call, argv[7], "leafsync.walkPlain", walk_execute, walk_complete, w)) {
     if (w != NULL) free_walk(env, w);
     napi_throw_type_error(env, NULL, "walkPlain(root, internalNames, internalSuffix, rulesFile, stagingDir, journalSuffix, maxEntries, callback) needs strings without NUL, a count and a function");
     return NULL;

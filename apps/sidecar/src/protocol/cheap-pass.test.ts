@@ -131,6 +131,14 @@ test('a pass that carries the last state skips hashing while the local scan is u
   assert.equal(touched.result.filesChanged, 0);
   assert.notDeepEqual(state.localDigest, digestBefore, 'the new identities were remembered');
   assert.equal((await pass()).summaries, 0);
+
+  // A name the thread-pool walk leaves to the scan: still one cheap pass, from the scan's digest.
+  await writeFile(join(served, 'd0/ünïcode.txt'), 'not ASCII\n');
+  assert.equal((await pass()).result.filesChanged, 1);
+  const scanned = await pass();
+  assert.equal(scanned.scans, 1, 'the quick digest gave up: scanned');
+  assert.equal(scanned.summaries, 0, 'and the scan was the last pass\'s: no summary');
+  assert.equal(scanned.result.files, 41);
 });
 
 test('a local edit made during a pass, after the scan that planned it, is not remembered as synced', async (t) => {
