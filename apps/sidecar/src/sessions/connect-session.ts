@@ -80,7 +80,7 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
   // would be stale. A single pass may find the folder as the last one left it, which its digest
   // says from the thread pool; passes that follow a watch need its scan.
   let early: Pick<PullOptions, 'localScan' | 'quickDigest'> | undefined = hooks.once ? { quickDigest: local.quickDigest() } : { localScan: scanLocal(local) };
-  early.localScan?.catch(() => {}); // if it fails, the pass that awaits it reports why
+  (early.localScan ?? early.quickDigest)?.catch(() => {}); // if it fails, the pass that awaits it reports why
   let attempts = 0;
   const counting: ConnectHooks = {
     ...hooks,
