@@ -34,7 +34,7 @@ const common = {
   // Native addons (and the loaders that find their binaries beside them) stay in node_modules.
   // @peculiar/x509 is bundled too, into a chunk of its own that identity.ts imports on demand
   // (after setting up the decorator metadata it needs): loading its 212 CommonJS files took a
-  // first `connect` 143-224 ms, one chunk 74-129 ms.
+  // first `connect` 143-224 ms, one chunk 74-101 ms.
   external: ['better-sqlite3', '@matrixai/quic', 'cbor-extract'],
   // Dependencies written as CommonJS call require(); an ES module has none unless given one.
   banner: { js: "import { createRequire as leafsyncCreateRequire } from 'node:module'; const require = leafsyncCreateRequire(import.meta.url);" },

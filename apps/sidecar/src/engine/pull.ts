@@ -51,8 +51,9 @@ export interface PullOptions {
    */
   localScan?: Promise<FolderScan | undefined>;
   /**
-   * Instead of `localScan`: `local.quickDigest()` already under way. The pass scans only if it
-   * is not the digest the last pass left (`state.localDigest`).
+   * `local.quickDigest()` already under way. If it is the digest the last pass left
+   * (`state.localDigest`) the pass does not wait for `localScan`; given alone, `localScan` then
+   * starts only if needed.
    */
   quickDigest?: Promise<Uint8Array | undefined>;
   limiter?: RateLimiter;
@@ -113,7 +114,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
   // while we check that nothing changed here either, from the folder's digest alone where it
   // allows (quickScanDigest), else by a scan. Only if ours did change do we ask for the listing.
   const [firstLook, quick] = await Promise.all([
-    opts.localScan ?? scanUnlessAsLeft(local, state, opts.quickDigest),
+    lookHere(local, state, opts),
     remote.summary(state.remoteRoot ? { knownRoot: state.remoteRoot } : {}),
   ]);
   const sameScan = firstLook === AS_LEFT || (state.localDigest !== undefined && firstLook !== undefined && bytesEqual(state.localDigest, firstLook.digest));
@@ -121,7 +122,7 @@ export async function pullPass(remote: RemoteFolder, localRoot: string, opts: Pu
     result.files = state.files ?? 0;
     return finish();
   }
-  const localScan = firstLook === AS_LEFT ? await scanLocal(local) : firstLook;
+  const localScan = firstLook === AS_LEFT ? await (opts.localScan ?? scanLocal(local)) : firstLook;
   const localBefore = await summaryOfScan(local, localScan);
   const unchangedHere = state.localRoot !== undefined && bytesEqual(state.localRoot, localBefore.root);
   if (quick.unchanged && unchangedHere) {
@@ -277,13 +278,17 @@ export async function scanLocal(local: LocalFolderSource): Promise<FolderScan | 
 /** A local folder whose digest is the one the last pass left: unchanged, and not scanned yet. */
 const AS_LEFT = Symbol('as the last pass left it');
 
-/** The local scan, unless the folder's quick digest (`early`, if already under way) is the last pass's. */
-async function scanUnlessAsLeft(local: LocalFolderSource, state: PullState, early?: Promise<Uint8Array | undefined>): Promise<FolderScan | undefined | typeof AS_LEFT> {
+/**
+ * The local scan, unless the folder's quick digest is the last pass's. An early scan given
+ * without a digest is used as it is; given with one, it is used only if the digests differ.
+ */
+async function lookHere(local: LocalFolderSource, state: PullState, early: Pick<PullOptions, 'localScan' | 'quickDigest'>): Promise<FolderScan | undefined | typeof AS_LEFT> {
+  if (early.localScan !== undefined && early.quickDigest === undefined) return early.localScan;
   if (state.localDigest !== undefined) {
-    const digest = await (early ?? local.quickDigest());
+    const digest = await (early.quickDigest ?? local.quickDigest());
     if (digest !== undefined && bytesEqual(digest, state.localDigest)) return AS_LEFT;
   }
-  return scanLocal(local);
+  return early.localScan ?? scanLocal(local);
 }
 
 function summaryOfScan(local: LocalFolderSource, scan: FolderScan | undefined): Promise<FolderSummary> {

@@ -78,9 +78,19 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
   // The first pass's look at the local folder runs while the connection is set up (the handshake
   // on a LAN, the round trips across the internet). Only a first attempt's: after a backoff it
   // would be stale. A single pass may find the folder as the last one left it, which its digest
-  // says from the thread pool; passes that follow a watch need its scan.
-  let early: Pick<PullOptions, 'localScan' | 'quickDigest'> | undefined = hooks.once ? { quickDigest: local.quickDigest() } : { localScan: scanLocal(local) };
-  (early.localScan ?? early.quickDigest)?.catch(() => {}); // if it fails, the pass that awaits it reports why
+  // says from the thread pool; the scan it needs otherwise starts once the digest is in, so that
+  // it still overlaps the round trips, while an unchanged folder's pass ends without waiting for
+  // it (bench/README, W5). Passes that follow a watch need its scan.
+  let early: Pick<PullOptions, 'localScan' | 'quickDigest'> | undefined;
+  if (hooks.once) {
+    const quickDigest = local.quickDigest();
+    early = { quickDigest, localScan: quickDigest.then(() => scanLocal(local), () => scanLocal(local)) };
+  } else {
+    early = { localScan: scanLocal(local) };
+  }
+  // If they fail, the pass that awaits them reports why.
+  early.quickDigest?.catch(() => {});
+  early.localScan?.catch(() => {});
   let attempts = 0;
   const counting: ConnectHooks = {
     ...hooks,
