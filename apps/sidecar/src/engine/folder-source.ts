@@ -178,9 +178,12 @@ export class LocalFolderSource implements RemoteFolder {
    * Lists the folder as it is now, without hashing anything. Cheap next to summary() when the
    * index must first be loaded: a caller holding the digest of an earlier scan can skip the rest.
    */
-  async scan(): Promise<FolderScan> {
+  async scan(opts?: {
+    /** Stops the scan of an unwatched folder that nothing waits for any more (ScanOptions.signal). */
+    signal?: AbortSignal;
+  }): Promise<FolderScan> {
     const watch = this.watch;
-    if (watch === undefined) return this.listFolder(undefined);
+    if (watch === undefined) return this.listFolder(undefined, opts?.signal);
     // One scan at a time: the watch follows one scan from its start (two clients asking at once
     // would otherwise each restart it while the other walks).
     return this.oneAtATime.run('scan', async () => {
@@ -208,7 +211,8 @@ export class LocalFolderSource implements RemoteFolder {
     return quickScanDigest(this.rootAbs);
   }
 
-  private async listFolder(watch: DirectoryWatch | undefined): Promise<FolderScan> {
+  private async listFolder(watch: DirectoryWatch | undefined, signal?: AbortSignal): Promise<FolderScan> {
+    signal?.throwIfAborted();
     // Watched before the rules are read, so an edit to them is seen too.
     watch?.scanStarted();
     watch?.beforeListing(join(this.rootAbs, sep));
@@ -225,6 +229,7 @@ export class LocalFolderSource implements RemoteFolder {
       ...(this.ignore !== undefined && { ignore: this.ignore }),
       onWarning: (w) => warnings.push(w),
       ...(watch !== undefined && { beforeListing: (dir: string) => watch.beforeListing(dir) }),
+      ...(signal !== undefined && { signal }),
     });
     watch?.scanFinished();
     this.toldBefore = this.toldNow;

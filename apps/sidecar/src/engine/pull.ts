@@ -266,9 +266,9 @@ export async function localSummary(local: LocalFolderSource): Promise<FolderSumm
 }
 
 /** The local listing, or undefined when nothing is there yet (a new folder, a file not yet pulled). */
-export async function scanLocal(local: LocalFolderSource): Promise<FolderScan | undefined> {
+export async function scanLocal(local: LocalFolderSource, signal?: AbortSignal): Promise<FolderScan | undefined> {
   try {
-    return await local.scan();
+    return await local.scan(signal && { signal });
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;

@@ -166,6 +166,18 @@ describe('scanFolder', () => {
     await assert.rejects(scanFolder(root, { only: 'link-dir/secret' }), UnsafePathError);
   });
 
+  it('signal: a scan nothing waits for any more stops at its next pause, with the signal\'s reason', async (t) => {
+    const big = join(base, 'big');
+    await mkdir(big);
+    t.after(() => rm(big, { recursive: true, force: true }));
+    await Promise.all(Array.from({ length: 600 }, (_, i) => writeFile(join(big, `f${i}`), '')));
+    assert.equal((await scanFolderOnDisk(big)).length, 600);
+    const stop = new AbortController();
+    const scanning = scanFolderOnDisk(big, { signal: stop.signal });
+    stop.abort(new Error('nobody waits'));
+    await assert.rejects(scanning, /nobody waits/);
+  });
+
   it('a missing root is a typed NotFoundError', async () => {
     await assert.rejects(scanFolder(join(base, 'nope')), NotFoundError);
   });

@@ -37,6 +37,8 @@ export interface ScanOptions {
   ignore?: IgnoreMatcher;
   /** Called with each directory's absolute path just before it is listed (see DirectoryWatch). */
   beforeListing?: (dirAbs: string) => void;
+  /** Stops the walk (rejecting with the signal's reason) at its next pause for the event loop. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function scanFolderOnDisk(rootAbs: string, opts?: ScanOptions): Pro
     ignored,
     beforeListing: opts?.beforeListing ?? (() => {}),
     sinceYield: 0,
+    signal: opts?.signal,
   };
   await walk(w, '', '', true);
   return w.out.sort((a, b) => compareUtf8(a.path, b.path));
@@ -87,6 +90,7 @@ interface Walk {
   beforeListing: (dirAbs: string) => void;
   /** lstat calls since the walk last let the event loop run. */
   sinceYield: number;
+  signal: AbortSignal | undefined;
 }
 
 /** lstat calls between yields to the event loop: a fraction of a millisecond of blocking each. */
@@ -134,6 +138,7 @@ async function walk(w: Walk, relDir: string, diskDir: string, isRoot: boolean): 
     if (w.sinceYield >= LSTAT_BATCH) {
       w.sinceYield = 0;
       await yieldToEventLoop();
+      w.signal?.throwIfAborted();
     }
     const to = Math.min(rels.length, from + LSTAT_BATCH);
     w.sinceYield += to - from;

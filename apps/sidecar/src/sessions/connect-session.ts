@@ -80,17 +80,21 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
   // would be stale. A single pass may find the folder as the last one left it, which its digest
   // says from the thread pool; the scan it needs otherwise starts once the digest is in, so that
   // it still overlaps the round trips, while an unchanged folder's pass ends without waiting for
-  // it (bench/README, W5). Passes that follow a watch need its scan.
+  // it (bench/README, W5). Passes that follow a watch need its scan. An early scan nothing used
+  // is stopped when the session ends, so it never outlives the folder's lock.
+  const unused = new AbortController();
+  const scan = () => scanLocal(local, unused.signal);
   let early: Pick<PullOptions, 'localScan' | 'quickDigest'> | undefined;
   if (hooks.once) {
     const quickDigest = local.quickDigest();
-    early = { quickDigest, localScan: quickDigest.then(() => scanLocal(local), () => scanLocal(local)) };
+    early = { quickDigest, localScan: quickDigest.then(scan, scan) };
   } else {
-    early = { localScan: scanLocal(local) };
+    early = { localScan: scan() };
   }
+  const earlyScan = early.localScan;
   // If they fail, the pass that awaits them reports why.
   early.quickDigest?.catch(() => {});
-  early.localScan?.catch(() => {});
+  earlyScan?.catch(() => {});
   let attempts = 0;
   const counting: ConnectHooks = {
     ...hooks,
@@ -99,38 +103,43 @@ async function connectLoop(opts: ConnectOptions, hooks: ConnectHooks, folder: st
       hooks.onConnecting?.();
     },
   };
-  await withReconnects(opts, counting, async (link, healthy) => {
-    const remote = await QuicRemoteFolder.open(link.conn, { redial: link.redial, ...(opts.file !== undefined && { only: opts.file }) });
-    // Kept across runs, so a new `connect --once` over an unchanged folder is one small round trip.
-    const saved = PairStateFile.for(opts.home, 'pull', { folder, peer: link.fingerprint, ...(opts.file !== undefined && { scope: opts.file }) }, savedPullState);
-    const state = fromSaved(await saved.load((line) => hooks.onNotice?.(line)));
-    while (!hooks.signal?.aborted) {
-      hooks.onPassStart?.();
-      const before = toSaved(state);
-      const wireBefore = remote.wireBytes();
-      const firstLook = attempts === 1 ? early : undefined;
-      early = undefined;
-      last = await pullPass(remote, folder, {
-        local,
-        ...firstLook,
-        state,
-        ...(opts.mirror && { mirror: true }),
-        ...(opts.inPlace && { inPlace: true }),
-        ...(limiter && { limiter }),
-        ...(hooks.signal && { signal: hooks.signal }),
-        ...(opts.file !== undefined && { only: opts.file }),
-        ...(opts.streams !== undefined && { streams: opts.streams }),
-        ...(hooks.onEvent && { onEvent: hooks.onEvent }),
-      });
-      last.wireBytes = remote.wireBytes() - wireBefore;
-      const after = toSaved(state);
-      if (JSON.stringify(after) !== JSON.stringify(before)) await saved.save(after);
-      healthy();
-      hooks.onPass?.(last);
-      if (hooks.once) return;
-      await sleep(hooks.intervalMs ?? 2000, undefined, { signal: hooks.signal }).catch(() => {});
-    }
-  });
+  try {
+    await withReconnects(opts, counting, async (link, healthy) => {
+      const remote = await QuicRemoteFolder.open(link.conn, { redial: link.redial, ...(opts.file !== undefined && { only: opts.file }) });
+      // Kept across runs, so a new `connect --once` over an unchanged folder is one small round trip.
+      const saved = PairStateFile.for(opts.home, 'pull', { folder, peer: link.fingerprint, ...(opts.file !== undefined && { scope: opts.file }) }, savedPullState);
+      const state = fromSaved(await saved.load((line) => hooks.onNotice?.(line)));
+      while (!hooks.signal?.aborted) {
+        hooks.onPassStart?.();
+        const before = toSaved(state);
+        const wireBefore = remote.wireBytes();
+        const firstLook = attempts === 1 ? early : undefined;
+        early = undefined;
+        last = await pullPass(remote, folder, {
+          local,
+          ...firstLook,
+          state,
+          ...(opts.mirror && { mirror: true }),
+          ...(opts.inPlace && { inPlace: true }),
+          ...(limiter && { limiter }),
+          ...(hooks.signal && { signal: hooks.signal }),
+          ...(opts.file !== undefined && { only: opts.file }),
+          ...(opts.streams !== undefined && { streams: opts.streams }),
+          ...(hooks.onEvent && { onEvent: hooks.onEvent }),
+        });
+        last.wireBytes = remote.wireBytes() - wireBefore;
+        const after = toSaved(state);
+        if (JSON.stringify(after) !== JSON.stringify(before)) await saved.save(after);
+        healthy();
+        hooks.onPass?.(last);
+        if (hooks.once) return;
+        await sleep(hooks.intervalMs ?? 2000, undefined, { signal: hooks.signal }).catch(() => {});
+      }
+    });
+  } finally {
+    unused.abort();
+    await earlyScan?.catch(() => {});
+  }
   return last;
 }
 
