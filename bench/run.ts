@@ -15,7 +15,7 @@ import os from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SeededStream, readThrough, writeSeededFile, writeSmallTree } from './lib/data.js';
-import { CLI, LeafsyncServer, REPO, SHEBANG_FLAGS, leafsyncContinuous, leafsyncPull, type NodeFlags, type PassLine } from './lib/leafsync.js';
+import { CLI, LeafsyncServer, REPO, LAUNCH_FLAGS, leafsyncContinuous, leafsyncPull, type NodeFlags, type PassLine } from './lib/leafsync.js';
 import { Measured, run, udpReceiveBufferDrops } from './lib/proc.js';
 import { UdpRelay } from '../apps/sidecar/src/test-support/udp-relay.js';
 import { markdownTable, median, rows, bytesHuman, seconds, type Sample, type ToolResult, type WorkloadResult } from './lib/report.js';
@@ -532,7 +532,7 @@ async function main(): Promise<void> {
 
   // A TLS identity for the plain-TLS and ngtcp2 baselines: the same ECDSA P-256 kind leafsync uses.
   const tlsHome = fresh('tls-home');
-  await run(process.execPath, [CLI, '--home', tlsHome, 'id']);
+  await run(CLI, ['--home', tlsHome, 'id']);
   const tlsPem = { key: join(tlsHome, 'identity.key.pem'), cert: join(tlsHome, 'identity.cert.pem') };
   const ngtcp2Version = ONLY.has('W1') ? await ensureNgtcp2(log) : '';
 
@@ -605,7 +605,7 @@ async function main(): Promise<void> {
         } else if (tr === ng) {
           tr.samples.push(await ngtcp2Baseline(bigFile, tlsPem, k, bigSha));
         } else {
-          tr.samples.push(await peerBaseline('QUIC', 'quic-peer.mjs', [tlsHome], SHEBANG_FLAGS, bigFile, k, bigSha));
+          tr.samples.push(await peerBaseline('QUIC', 'quic-peer.mjs', [tlsHome], LAUNCH_FLAGS, bigFile, k, bigSha));
         }
         log(`  ${(tr.samples.at(-1)!.wallMs / 1000).toFixed(2)} s`);
       }
@@ -731,7 +731,7 @@ async function main(): Promise<void> {
     );
     const nodeStartS = median(nodeStartMs) / 1000;
     w.notes.push(
-      `Node's own start-up (\`node ${SHEBANG_FLAGS.join(' ')} -e 0\`, timed right after each new-process run): ${seconds(nodeStartS)} s median (${seconds(Math.min(...nodeStartMs) / 1000)}–${seconds(Math.max(...nodeStartMs) / 1000)}), part of every leafsync run in the first row; rsync is a C program.`,
+      `Node's own start-up (\`node ${LAUNCH_FLAGS.join(' ')} -e 0\`, timed right after each new-process run): ${seconds(nodeStartS)} s median (${seconds(Math.min(...nodeStartMs) / 1000)}–${seconds(Math.max(...nodeStartMs) / 1000)}), part of every leafsync run in the first row; rsync is a C program.`,
     );
     record(w);
     const r0 = rows(w)[0]!;
@@ -746,7 +746,7 @@ async function main(): Promise<void> {
   });
   function nodeStartUpMs(): number {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [...SHEBANG_FLAGS, '-e', '0']);
+    const r = spawnSync(process.execPath, [...LAUNCH_FLAGS, '-e', '0']);
     if (r.status !== 0) throw new Error(`node -e 0 exited ${r.status ?? r.signal}`);
     return performance.now() - t0;
   }

@@ -53,7 +53,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `node ../apps/sidecar/bin/leafsync.js ui --host 127.0.0.1 --port ${port} --home ${JSON.stringify(home)}`,
+    command: `../apps/sidecar/bin/leafsync ui --host 127.0.0.1 --port ${port} --home ${JSON.stringify(home)}`,
     url: `${baseURL}/`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -4,24 +4,27 @@ import { fileURLToPath } from 'node:url';
 import { Measured, cpuSecondsOf, peakRssKiBOf, type Finished, type Usage } from './proc.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = join(REPO, 'apps/sidecar/bin/leafsync.js');
+/** The `leafsync` command as users run it (npm links its `bin` here). */
+export const CLI = join(REPO, 'apps/sidecar/bin/leafsync');
+/** What the command runs; a profiled run starts Node on it directly, without the start-up snapshot (`--cpu-prof` cannot go through NODE_OPTIONS). */
+const BUNDLE = join(REPO, 'apps/sidecar/dist/bundle/leafsync.cjs');
 
 export interface NodeFlags {
   /** Directory for `node --cpu-prof` output; profiles are written when each process exits. */
   profileDir?: string | undefined;
 }
 
-/** The Node flags in the CLI's shebang (`#!/usr/bin/env -S node FLAGS`): the `leafsync` command runs with them. */
-export const SHEBANG_FLAGS = (/^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/m.exec(readFileSync(CLI, 'utf8').split('\n')[0] ?? '')?.[1] ?? '')
-  .split(' ')
-  .filter(Boolean);
+/** The Node flags the command starts Node with (the `flags=` line of bin/leafsync). */
+export const LAUNCH_FLAGS = (/^flags="([^"]*)"$/m.exec(readFileSync(CLI, 'utf8'))?.[1] ?? '').split(' ').filter(Boolean);
 
 let profiles = 0;
-function nodeArgs(flags: NodeFlags, tag: string): string[] {
+/** The program and arguments that run `leafsync ARGS`: the command itself, or Node profiling its bundle. */
+function leafsyncCommand(flags: NodeFlags, tag: string, args: string[]): [string, string[]] {
+  if (!flags.profileDir) return [CLI, args];
   // A folder per process: its worker threads write profiles too, and a fixed --cpu-prof-name
   // would let the last thread to exit overwrite the others.
-  const profile = flags.profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(flags.profileDir, `${String(++profiles).padStart(3, '0')}-${tag}`)] : [];
-  return [...SHEBANG_FLAGS, ...profile];
+  const dir = join(flags.profileDir, `${String(++profiles).padStart(3, '0')}-${tag}`);
+  return [process.execPath, [...LAUNCH_FLAGS, '--cpu-prof', '--cpu-prof-dir', dir, BUNDLE, ...args]];
 }
 
 /** `leafsync serve DIR --json` on 127.0.0.1, under GNU time. */
@@ -33,10 +36,10 @@ export class LeafsyncServer {
   ) {}
 
   static async start(dir: string, home: string, timeFile: string, opts: { datagramSize?: number | undefined; congestion?: string | undefined } & NodeFlags = {}): Promise<LeafsyncServer> {
-    const args = [...nodeArgs(opts, 'serve'), CLI, '--home', home, 'serve', dir, '--port', '0', '--bind', '127.0.0.1', '--json'];
+    const args = ['--home', home, 'serve', dir, '--port', '0', '--bind', '127.0.0.1', '--json'];
     if (opts.datagramSize !== undefined) args.push('--datagram-size', String(opts.datagramSize));
     if (opts.congestion !== undefined) args.push('--congestion', opts.congestion);
-    const proc = new Measured(process.execPath, args, timeFile);
+    const proc = new Measured(...leafsyncCommand(opts, 'serve', args), timeFile);
     const line = await proc.waitForLine((l) => l.includes('"listening"'), 'leafsync serve to listen', 30_000);
     const ev = JSON.parse(line) as { port: number; fingerprint: string };
     return new LeafsyncServer(proc, ev.port, ev.fingerprint);
@@ -104,11 +107,11 @@ export async function leafsyncPull(
   timeFile: string,
   opts: { datagramSize?: number | undefined; congestion?: string | undefined; streams?: number | undefined; timeoutMs?: number; flags?: readonly string[] } & NodeFlags = {},
 ): Promise<ConnectResult> {
-  const args = [...nodeArgs(opts, 'connect'), CLI, '--home', home, 'connect', address, dest, '--accept-first', '--once', '--json', ...(opts.flags ?? [])];
+  const args = ['--home', home, 'connect', address, dest, '--accept-first', '--once', '--json', ...(opts.flags ?? [])];
   if (opts.datagramSize !== undefined) args.push('--datagram-size', String(opts.datagramSize));
   if (opts.congestion !== undefined) args.push('--congestion', opts.congestion);
   if (opts.streams !== undefined) args.push('--streams', String(opts.streams));
-  const proc = new Measured(process.execPath, args, timeFile);
+  const proc = new Measured(...leafsyncCommand(opts, 'connect', args), timeFile);
   const timer = setTimeout(() => void proc.stop('SIGKILL'), opts.timeoutMs ?? 600_000);
   const f = await proc.done;
   clearTimeout(timer);
@@ -127,7 +130,7 @@ export async function leafsyncPull(
 
 /** A `connect --json` that keeps running (continuous passes every `intervalS`), under GNU time. */
 export function leafsyncContinuous(address: string, dest: string, home: string, timeFile: string, intervalS: number, opts: { congestion?: string | undefined } & NodeFlags = {}): Measured {
-  const args = [...nodeArgs(opts, 'connect-continuous'), CLI, '--home', home, 'connect', address, dest, '--accept-first', '--json', '--interval', String(intervalS)];
+  const args = ['--home', home, 'connect', address, dest, '--accept-first', '--json', '--interval', String(intervalS)];
   if (opts.congestion !== undefined) args.push('--congestion', opts.congestion);
-  return new Measured(process.execPath, args, timeFile);
+  return new Measured(...leafsyncCommand(opts, 'connect-continuous', args), timeFile);
 }

@@ -1,9 +1,14 @@
-// Bundles the `leafsync` command into dist/bundle, which bin/leafsync.js runs.
+// Bundles the `leafsync` command into dist/bundle/leafsync.cjs and saves it, loaded, as a V8
+// startup snapshot beside it; bin/leafsync runs one or the other.
 //
-// Why: every `leafsync connect --once` is a new process, and Node resolving and loading a few
-// hundred ES module files cost it ~0.1 s before any work (W5 in bench/README). One bundle split
-// per command loads only what that command needs. tsc still builds dist/ (types, and the API
-// client the web app imports); this only adds the command's own entry.
+// Why: every `leafsync connect --once` is a new process. Node resolving and loading a few hundred
+// ES module files cost it ~0.1 s before any work; one bundle per command, still ES modules, left
+// ~0.15 s of loading between Node's own start-up and the first packet (W5 in bench/README). A
+// CommonJS bundle loads faster than its ES module chunks, and a snapshot of it (Node's
+// `--build-snapshot`) skips compiling and running the command's start-up code at all.
+// tsc still builds dist/ (types, and the API client the web app imports); this only adds the
+// command's own entry.
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
@@ -22,47 +27,59 @@ const x509AsEsModule = {
   },
 };
 
+// The sources find files beside them (native addons, package.json, the web app) from
+// `import.meta.url`, which a CommonJS bundle does not have: it becomes the bundle's own URL. A
+// snapshot was built where it was built, so when Node starts from one the URL, and `require`,
+// are set again from where the bundle is now (bin/leafsync passes its path as argv[1]).
+const banner = `var __bundleUrl = require('node:url').pathToFileURL(__filename).href;
+if (require('node:v8').startupSnapshot.isBuildingSnapshot()) require('node:v8').startupSnapshot.addDeserializeCallback(() => {
+  __bundleUrl = require('node:url').pathToFileURL(process.argv[1]).href;
+  require = require('node:module').createRequire(process.argv[1]);
+});`;
+
 /** Shared by both bundles below. */
 const common = {
   bundle: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
   plugins: [x509AsEsModule],
   // Native addons (and the loaders that find their binaries beside them) stay in node_modules.
-  // @peculiar/x509 is bundled too, into a chunk of its own that identity.ts imports on demand
-  // (after setting up the decorator metadata it needs): loading its 212 CommonJS files took a
-  // first `connect` 143-224 ms, one chunk 74-101 ms.
-  external: ['better-sqlite3', '@matrixai/quic', 'cbor-extract'],
-  // Dependencies written as CommonJS call require(); an ES module has none unless given one.
-  banner: { js: "import { createRequire as leafsyncCreateRequire } from 'node:module'; const require = leafsyncCreateRequire(import.meta.url);" },
+  external: ['better-sqlite3', '@matrixai/quic-*', 'cbor-extract'],
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: banner },
+  // A process started from a snapshot has no loader for import(): every import() becomes a require().
+  supported: { 'dynamic-import': false },
 };
 
-// The dashboard (`leafsync ui`) is bundled on its own: its API inputs use zod's classic build,
-// and esbuild would otherwise put that (~700 kB, ~55 ms to load) in a chunk every command loads.
-const UI_BUNDLE = '../bundle-ui/ui-command.js';
-
-// Chunk names carry content hashes: clear out the previous build's.
 rmSync('dist/bundle', { recursive: true, force: true });
 rmSync('dist/bundle-ui', { recursive: true, force: true });
 
+// The dashboard (`leafsync ui`) is bundled on its own: its API inputs use zod's classic build and
+// the tRPC server, and in the command's bundle they would make every command's snapshot larger,
+// and so slower to start.
 await build({
   ...common,
   entryPoints: ['src/cli/main.ts'],
-  outdir: 'dist/bundle',
-  splitting: true,
+  outfile: 'dist/bundle/leafsync.cjs',
   plugins: [
     x509AsEsModule,
     {
       name: 'ui-command-apart',
       setup(b) {
-        b.onResolve({ filter: /^\.\/ui-command\.js$/ }, () => ({ path: UI_BUNDLE, external: true }));
+        b.onResolve({ filter: /^\.\/ui-command\.js$/ }, () => ({ path: '../bundle-ui/ui-command.cjs', external: true }));
       },
     },
   ],
 });
-
 // Two levels below the package, like dist/ui, so the web root it finds relative to itself holds.
-await build({ ...common, entryPoints: ['src/cli/ui-command.ts'], outfile: 'dist/bundle-ui/ui-command.js' });
+await build({ ...common, entryPoints: ['src/cli/ui-command.ts'], outfile: 'dist/bundle-ui/ui-command.cjs' });
+
+// bin/leafsync builds the snapshot, so that the Node binary, its name and the V8 flags are the
+// ones it will start with. A Node that cannot build one leaves the command as fast as the bundle.
+const made = spawnSync('bin/leafsync', [], { encoding: 'utf8', env: { ...process.env, LEAFSYNC_BUILD_SNAPSHOT: '1' } });
+if (made.status !== 0) {
+  console.warn(`${made.stderr ?? ''}\nWARNING: could not build the command's start-up snapshot (${made.error?.message ?? `exit code ${made.status}`}); each leafsync process starts ~0.1 s slower without it.`);
+}

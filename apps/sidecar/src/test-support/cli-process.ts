@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-/** The built CLI, exactly as `npx leafsync` runs it. Tests run after `npm run build` (turbo orders it). */
-export const CLI = fileURLToPath(new URL('../../bin/leafsync.js', import.meta.url));
+/** The built CLI's launcher, exactly as `npx leafsync` runs it. Tests run after `npm run build` (turbo orders it). */
+export const CLI = fileURLToPath(new URL('../../bin/leafsync', import.meta.url));
 
 /** Another user to run a CLI process as (tests as root run the side that must not read everything as nobody). */
 export interface RunAs {
@@ -22,7 +22,7 @@ export interface CliRun {
 /** Runs the CLI to its end (as another user with `as`). */
 export async function runCli(args: string[], opts: { home: string; timeoutMs?: number; as?: RunAs }): Promise<CliRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, '--home', opts.home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts.as });
+  const child = spawn(CLI, ['--home', opts.home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts.as });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -42,7 +42,7 @@ export class CliChild {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(home: string, args: string[], as?: RunAs) {
-    this.child = spawn(process.execPath, [CLI, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...as });
+    this.child = spawn(CLI, ['--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...as });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       if (line.startsWith('{')) this.events.push(JSON.parse(line) as Record<string, unknown>);
