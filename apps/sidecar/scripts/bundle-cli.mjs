@@ -50,7 +50,8 @@ const common = {
   external: ['better-sqlite3', '@matrixai/quic-*', 'cbor-extract'],
   define: { 'import.meta.url': '__bundleUrl' },
   banner: { js: banner },
-  // A process started from a snapshot has no loader for import(): every import() becomes a require().
+  // Node started from a snapshot has no dynamic import() (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING):
+  // every import() becomes a require().
   supported: { 'dynamic-import': false },
 };
 
@@ -58,8 +59,7 @@ rmSync('dist/bundle', { recursive: true, force: true });
 rmSync('dist/bundle-ui', { recursive: true, force: true });
 
 // The dashboard (`leafsync ui`) is bundled on its own: its API inputs use zod's classic build and
-// the tRPC server, and in the command's bundle they would make every command's snapshot larger,
-// and so slower to start.
+// the tRPC server, which would make the snapshot every command starts from larger.
 await build({
   ...common,
   entryPoints: ['src/cli/main.ts'],
