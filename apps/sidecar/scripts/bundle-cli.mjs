@@ -65,7 +65,7 @@ await build({
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/bundle/leafsync.cjs',
   plugins: [
-    x509AsEsModule,
+    ...common.plugins,
     {
       name: 'ui-command-apart',
       setup(b) {
