@@ -1,4 +1,5 @@
 import { startupSnapshot } from 'node:v8';
+import { loadX509 } from '../transport/identity.js';
 import { main } from './program.js';
 
 async function run(): Promise<void> {
@@ -9,5 +10,8 @@ async function run(): Promise<void> {
 
 // `npm run build` also saves this bundle, loaded, as a startup snapshot (scripts/bundle-cli.mjs),
 // and bin/leafsync starts Node from it: then this runs when the snapshot is deserialized.
-if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(() => void run());
-else void run();
+if (startupSnapshot.isBuildingSnapshot()) {
+  startupSnapshot.setDeserializeMainFunction(() => void run());
+  // Loaded into the snapshot, so a first run (which creates its identity) does not load it then.
+  void loadX509();
+} else void run();

@@ -31,7 +31,7 @@ type ReflectWithMetadata = typeof Reflect & {
  * version (only if absent), then load x509 lazily so the polyfill runs first.
  */
 let x509Module: Promise<typeof X509> | undefined;
-function loadX509(): Promise<typeof X509> {
+export function loadX509(): Promise<typeof X509> {
   const r = Reflect as ReflectWithMetadata;
   if (typeof r.getMetadata !== 'function') {
     const store = new WeakMap<MetadataTarget, Map<string | symbol | undefined, Map<MetadataKey, unknown>>>();
