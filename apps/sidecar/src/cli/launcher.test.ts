@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../test-support/cli-process.js';
@@ -44,16 +44,31 @@ test('npm links the command from elsewhere: the launcher finds the bundle throug
   assert.equal(run.stdout.trim(), await version(PACKAGE));
 });
 
-test('a package moved after its build reads its files from where it is now, not where its snapshot was made', async (t) => {
-  // The package copied beside a link to the repository's node_modules, with its own version.
+/** The package copied beside a link to the repository's node_modules, with a version of its own. */
+async function movedPackage(t: TestContext): Promise<string> {
   const root = await tempDir(t, 'moved');
   const moved = join(root, 'apps', 'sidecar');
   await mkdir(moved, { recursive: true });
   await symlink(join(PACKAGE, '..', '..', 'node_modules'), join(root, 'node_modules'));
   for (const part of ['bin', 'dist/bundle']) await cp(join(PACKAGE, part), join(moved, part), { recursive: true });
   await writeFile(join(moved, 'package.json'), JSON.stringify({ name: '@leafsync/sidecar', version: '9.9.9-moved' }));
+  return moved;
+}
+
+test('a package moved after its build reads its files from where it is now, not where its snapshot was made', async (t) => {
+  const moved = await movedPackage(t);
   const run = launch(join(moved, 'bin', 'leafsync'), ['--version']);
   assert.equal(run.code, 0);
   assert.equal(run.stdout.trim(), '9.9.9-moved');
   assert.ok(run.fromSnapshot);
+});
+
+test('with no snapshot for the Node on PATH (another Node made it, or none could be made) the launcher runs the bundle itself', async (t) => {
+  const moved = await movedPackage(t);
+  const bundle = join(moved, 'dist', 'bundle');
+  for (const name of await readdir(bundle)) if (name.endsWith('.snapshot')) await rename(join(bundle, name), join(bundle, name.replace(/-node-[^.]+/, '-node-1-1')));
+  const run = launch(join(moved, 'bin', 'leafsync'), ['--version']);
+  assert.equal(run.code, 0);
+  assert.equal(run.stdout.trim(), '9.9.9-moved');
+  assert.equal(run.fromSnapshot, false);
 });
