@@ -46,7 +46,9 @@ const common = {
   sourcemap: true,
   logLevel: 'warning',
   plugins: [x509AsEsModule],
-  // Native addons (and the loaders that find their binaries beside them) stay in node_modules.
+  // Native addons stay in node_modules: better-sqlite3 and cbor-extract with the loaders that find
+  // their binaries beside them, and @matrixai/quic's platform package, which its loader (bundled)
+  // requires by name.
   external: ['better-sqlite3', '@matrixai/quic-*', 'cbor-extract'],
   define: { 'import.meta.url': '__bundleUrl' },
   banner: { js: banner },
