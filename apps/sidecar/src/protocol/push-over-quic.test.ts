@@ -9,6 +9,7 @@ import { startServe, type ServeOptions } from '../sessions/serve-session.js';
 import { hashTree, seededBytes, tempDir, tempDirs, writeTree } from '../test-support/trees.js';
 import { loadOrCreateIdentity } from '../transport/identity.js';
 import { connectQuic } from '../transport/quic-client.js';
+import { QuicConnectionClosedError } from '../transport/errors.js';
 import { TrustStore } from '../transport/trust-store.js';
 import { QuicRemoteFolder } from './client-session.js';
 import { PeerError } from './messages.js';
@@ -22,10 +23,9 @@ async function pushSetup(t: TestContext, serveOpts: Partial<ServeOptions> & { au
   const [serverId, clientId] = await Promise.all([loadOrCreateIdentity(serverHome), loadOrCreateIdentity(clientHome)]);
   if (serveOpts.authoriseClient !== false) await (await TrustStore.load(serverHome)).addClient(clientId.fingerprint);
   const server = await startServe({ folder: served, bind: '127.0.0.1', port: 0, identity: serverId, home: serverHome, allowPush: true, ...serveOpts });
-  const connect = async (identity = clientId) => {
+  const connect = async (identity = clientId, source = new LocalFolderSource(local)) => {
     const conn = await connectQuic({ host: '127.0.0.1', port: server.address.port, identity });
     t.after(() => conn.close());
-    const source = new LocalFolderSource(local);
     void serveConnection(conn, { source });
     return { conn, source };
   };
@@ -128,4 +128,46 @@ test('push: --accept-first-client authorises the first pushing client only', asy
   const other = await loadOrCreateIdentity(await tempDir(t, 'other-home'));
   const second = await s.connect(other);
   await assert.rejects(QuicRemoteFolder.open(second.conn, { mode: 'push' }), (err: unknown) => err instanceof PeerError && err.code === 'NOT_AUTHORISED');
+});
+
+/** A client folder that never answers a chunk request: to the server, a client killed mid-push. */
+class StalledFolder extends LocalFolderSource {
+  constructor(
+    rootAbs: string,
+    private readonly onAsked: () => void,
+  ) {
+    super(rootAbs);
+  }
+
+  override async fetchChunks(): Promise<void> {
+    this.onAsked();
+    await new Promise<never>(() => undefined);
+  }
+}
+
+test('push: the same client pushing a file again on a new connection closes its older one, which still held the file', { timeout: 20_000 }, async (t) => {
+  const log: string[] = [];
+  const s = await pushSetup(t, { log: (line) => log.push(line) });
+  await writeTree(s.local, { 'big.bin': seededBytes('again', 3 * CHUNK_SIZE + 5) });
+  let asked!: () => void;
+  const serverAsked = new Promise<void>((resolve) => (asked = resolve));
+  const first = await s.connect(undefined, new StalledFolder(s.local, asked));
+  const entry = await entryOf(first.source, 'big.bin');
+  // Settled into a value at once: it fails while the second push is still running.
+  const stalledPush = QuicRemoteFolder.open(first.conn, { mode: 'push' })
+    .then((remote) => remote.push(entry, NONE))
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  await serverAsked; // the server holds big.bin, waiting for chunks that will never come
+
+  const second = await s.connect();
+  await (await QuicRemoteFolder.open(second.conn, { mode: 'push' })).push(entry, NONE);
+  assert.deepEqual(await hashTree(s.served), await hashTree(s.local));
+  assert.ok((await stalledPush) instanceof QuicConnectionClosedError, 'the older connection was closed');
+  assert.ok(
+    log.some((line) => line.includes('changes big.bin again on a new connection')),
+    log.join('\n'),
+  );
 });

@@ -14,10 +14,18 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import { QuicRemoteFolder } from './client-session.js';
 import { RequestRefusedError } from './messages.js';
 
+/** One client's push session: its connection, and the fingerprint of the certificate it presented. */
+export interface Pusher {
+  readonly conn: QuicConnection;
+  readonly fingerprint: string;
+}
+
 /** A served folder that accepts pushes from authorised clients; one per server, shared by its connections. */
 export class PushTarget {
   /** One push or delete per path at a time, across every connection. */
   private readonly locks = new KeyedLock<RelPath>();
+  /** The session whose push or delete of each path is running now. */
+  private readonly changing = new Map<RelPath, Pusher>();
   private landing = 0;
 
   constructor(
@@ -25,13 +33,32 @@ export class PushTarget {
     readonly source: LocalFolderSource,
     /** Whether this client certificate may push; may pin it (accept-first-client). */
     readonly authorise: (fingerprint: string) => Promise<boolean>,
+    private readonly log?: (line: string) => void,
   ) {}
 
-  /** Runs a change to `path`, alone for that path; the last one out removes the emptied staging folder. */
-  async change<T>(path: RelPath, task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `by`'s change to `path`, alone for that path; the last one out removes the emptied
+   * staging folder. A client that changes a path its own older connection is still changing has
+   * given that connection up (it restarted, or reconnected after losing the network), so that
+   * connection is closed first: the change running on it would otherwise hold the path until the
+   * connection timed out, 30 s after a killed client, and a client that stalled, forever.
+   */
+  async change<T>(path: RelPath, by: Pusher, task: () => Promise<T>): Promise<T> {
+    const holder = this.changing.get(path);
+    if (holder !== undefined && holder.fingerprint === by.fingerprint && holder.conn !== by.conn) {
+      this.log?.(`client ${by.fingerprint.slice(0, 16)}… changes ${path} again on a new connection: closing its older one, which still held it`);
+      void holder.conn.close(0, 'replaced: this client changes the same file on a newer connection');
+    }
     this.landing++;
     try {
-      return await this.locks.run(path, task);
+      return await this.locks.run(path, async () => {
+        this.changing.set(path, by);
+        try {
+          return await task();
+        } finally {
+          if (this.changing.get(path) === by) this.changing.delete(path);
+        }
+      });
     } finally {
       if (--this.landing === 0) await tidyStagingDir(this.source.rootAbs);
     }
@@ -47,17 +74,18 @@ const PUSH_STREAMS = 8;
  * its own copy, verifies every chunk and the Merkle root, then renames atomically; exactly what a
  * client does on a pull, through the same code.
  */
-export class PushReceiver {
+export class PushReceiver implements Pusher {
   private client: Promise<QuicRemoteFolder> | undefined;
 
   constructor(
-    private readonly conn: QuicConnection,
+    readonly conn: QuicConnection,
     private readonly target: PushTarget,
+    readonly fingerprint: string,
   ) {}
 
   async push(entry: FileSummary, base: Uint8Array): Promise<{ chunks: number; bytes: number }> {
     const { source } = this.target;
-    return this.target.change(entry.path, async () => {
+    return this.target.change(entry.path, this, async () => {
       if (entry.type === 'dir') {
         await this.makeDir(entry.path);
         return { chunks: 0, bytes: 0 };
@@ -90,7 +118,7 @@ export class PushReceiver {
 
   async delete(path: RelPath, base: Uint8Array): Promise<void> {
     const { source } = this.target;
-    await this.target.change(path, async () => {
+    await this.target.change(path, this, async () => {
       const { rel, abs, entry: current } = await source.locate(path);
       if (current === undefined) return; // already gone
       if (!bytesEqual(current.root, base)) throw conflict(rel);

@@ -200,7 +200,7 @@ async function authorisePusher(conn: QuicConnection, folder: ServedFolder): Prom
     );
   }
   folder.log?.(`client ${fingerprint.slice(0, 16)}… authorised to push`);
-  return new PushReceiver(conn, folder.push);
+  return new PushReceiver(conn, folder.push, fingerprint);
 }
 
 function pusherOf(state: ConnectionState): PushReceiver {

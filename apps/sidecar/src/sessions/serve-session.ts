@@ -119,5 +119,6 @@ function pushTarget(source: LocalFolderSource, opts: ServeOptions): PushTarget {
       opts.log?.(`authorised the first pushing client ${fingerprint} (--accept-first-client)`);
       return true;
     }),
+    opts.log,
   );
 }
