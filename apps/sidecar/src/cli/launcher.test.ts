@@ -72,3 +72,12 @@ test('with no snapshot for the Node on PATH (another Node made it, or none could
   assert.equal(run.stdout.trim(), '9.9.9-moved');
   assert.equal(run.fromSnapshot, false);
 });
+
+test('before the build, the command says to build it in one line instead of failing in Node', async (t) => {
+  const unbuilt = join(await tempDir(t, 'unbuilt'), 'apps', 'sidecar');
+  await cp(join(PACKAGE, 'bin'), join(unbuilt, 'bin'), { recursive: true });
+  const r = spawnSync(join(unbuilt, 'bin', 'leafsync'), ['--version'], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^leafsync: error: not built yet: run `npm run build` at the repository root \(.*leafsync\.cjs is missing\)\n$/);
+});
