@@ -7,7 +7,7 @@ import type { HostPort } from '../transport/types.js';
 import { CONGESTION_CONTROLS, DATAGRAM_SIZE_MAX, DATAGRAM_SIZE_MIN, type CongestionControl } from '@leafsync/shared/transport';
 import { resolveHome } from '../sessions/home.js';
 import { fileOption } from '../sessions/local-paths.js';
-import { CliError, createOutput } from './output.js';
+import { CliError, createOutput, type Output } from './output.js';
 import { describeCycle, describePass } from './describe-pass.js';
 import { PassProgress } from './pass-progress.js';
 
@@ -116,12 +116,8 @@ function buildProgram(): Command {
       await running.close();
     });
 
-  const connect = program
-    .command('connect')
-    .description("pull a server's folder into a local folder and keep it identical")
-    .argument('<host:port>', 'the server, e.g. 192.168.1.20:4455', asArgument(parseHostPort))
-    .argument('<folder>', 'local destination folder (created if its parent exists)');
-  withPeerOptions(connect, {
+  withPeerOptions(program.command('connect').description("pull a server's folder into a local folder and keep it identical"), {
+    folder: 'local destination folder (created if its parent exists)',
     file: 'sync only this file (relative to the folder)',
     mirror: 'move local files the server does not have to .leafsync_trash (never deleted)',
     rate: 'limit the transfer rate, in megabits per second, across all streams',
@@ -134,41 +130,33 @@ function buildProgram(): Command {
       const out = createOutput(!!o.json);
       const h = home();
       const [peer, { runConnect }] = await Promise.all([peerSessionOptions(h, target, folder, o), import('../sessions/connect-session.js')]);
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
       const progress = new PassProgress((bytes) => out.result({ event: 'progress', bytesFetched: bytes }, `${(bytes / 1048576).toFixed(1)} MiB fetched`), out.json);
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      const last = await runConnect(
-        { ...peer, ...(o.inPlace && { inPlace: true }) },
-        {
-          once: !!o.once,
-          intervalMs: o.interval * 1000,
-          signal: stop.signal,
-          onConnected: (c) => {
-            if (c.newlyPinned) out.notice(`pinned ${c.address} with fingerprint ${c.fingerprint}`);
+      const last = await untilStopped((signal) =>
+        runConnect(
+          { ...peer, ...(o.inPlace && { inPlace: true }) },
+          {
+            once: !!o.once,
+            intervalMs: o.interval * 1000,
+            signal,
+            onConnected: (c) => notePinned(out, c),
+            onPass: (r) => {
+              progress.passDone();
+              out.result({ event: 'pass', ...r }, describePass(r));
+            },
+            onEvent: progress.onEvent,
+            onNotice: out.notice,
           },
-          onPass: (r) => {
-            progress.passDone();
-            out.result({ event: 'pass', ...r }, describePass(r));
-          },
-          onEvent: progress.onEvent,
-          onNotice: out.notice,
-        },
+        ),
       );
       progress.stop();
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       if (o.once && last && last.failures.length > 0) {
         throw new CliError(`${last.failures.length} file(s) could not be synced; the folders do not match yet (first: ${last.failures[0]!.message})`);
       }
       if (o.once && last?.mirrorHalted !== undefined) throw new CliError(last.mirrorHalted);
     });
 
-  const watch = program
-    .command('watch')
-    .description('two-way sync: push local changes to a server started with --allow-push, pull its changes')
-    .argument('<host:port>', 'the server, e.g. 192.168.1.20:4455', asArgument(parseHostPort))
-    .argument('<folder>', 'local folder (created if its parent exists)');
-  withPeerOptions(watch, {
+  withPeerOptions(program.command('watch').description('two-way sync: push local changes to a server started with --allow-push, pull its changes'), {
+    folder: 'local folder (created if its parent exists)',
     file: 'watch and sync only this file (relative to the folder)',
     mirror: "propagate deletes both ways, each into that side's .leafsync_trash (never deleted)",
     rate: 'limit the transfer rate, in megabits per second, each way',
@@ -180,25 +168,23 @@ function buildProgram(): Command {
       const out = createOutput(!!o.json);
       const h = home();
       const [peer, { runWatch }] = await Promise.all([peerSessionOptions(h, target, folder, o), import('../sessions/watch-session.js')]);
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      await runWatch(
-        { ...peer, pullIntervalMs: o.pullInterval * 1000, debounceMs: o.debounceMs },
-        {
-          signal: stop.signal,
-          onConnected: (c) => {
-            if (c.newlyPinned) out.notice(`pinned ${c.address} with fingerprint ${c.fingerprint}`);
-            out.notice(`watching ${folder}; this client's fingerprint is ${peer.identity.fingerprint}`);
+      await untilStopped((signal) =>
+        runWatch(
+          { ...peer, pullIntervalMs: o.pullInterval * 1000, debounceMs: o.debounceMs },
+          {
+            signal,
+            onConnected: (c) => {
+              notePinned(out, c);
+              out.notice(`watching ${folder}; this client's fingerprint is ${peer.identity.fingerprint}`);
+            },
+            onCycle: (r) => {
+              const line = describeCycle(r);
+              if (out.json || line !== undefined) out.result({ event: 'cycle', ...r }, line ?? '');
+            },
+            onNotice: out.notice,
           },
-          onCycle: (r) => {
-            const line = describeCycle(r);
-            if (out.json || line !== undefined) out.result({ event: 'cycle', ...r }, line ?? '');
-          },
-          onNotice: out.notice,
-        },
+        ),
       );
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     });
 
   const trust = program.command('trust').description('pinned servers and authorised clients');
@@ -314,8 +300,11 @@ interface ConnectFlags extends PeerFlags {
   json?: boolean;
 }
 
-function withPeerOptions(command: Command, help: { file: string; mirror: string; rate: string }): Command {
+/** connect's and watch's arguments and shared options; `help` words what differs between the two. */
+function withPeerOptions(command: Command, help: { folder: string; file: string; mirror: string; rate: string }): Command {
   return command
+    .argument('<host:port>', 'the server, e.g. 192.168.1.20:4455', asArgument(parseHostPort))
+    .argument('<folder>', help.folder)
     .option('--accept-first', 'trust the server on first use and pin its fingerprint')
     .option('--fingerprint <hex>', "the server's fingerprint, as `leafsync id` prints it there", asArgument(normaliseFingerprint))
     .option('--file <path>', help.file, asArgument(fileOption))
@@ -349,6 +338,25 @@ async function peerSessionOptions(home: string, target: HostPort, folder: string
 /** From package.json, read at run time: the sources, tsc's build and the bundle all sit two folders below it. */
 function packageVersion(): string {
   return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
+/**
+ * Runs a session until it ends or Ctrl-C (or SIGTERM) aborts the signal it is given, which stops
+ * it cleanly: transfers in progress keep what they have for the next run.
+ */
+async function untilStopped<T>(session: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    return await session(stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
+
+function notePinned(out: Output, c: { newlyPinned: boolean; address: string; fingerprint: string }): void {
+  if (c.newlyPinned) out.notice(`pinned ${c.address} with fingerprint ${c.fingerprint}`);
 }
 
 function untilSignal(): Promise<void> {
